@@ -1,0 +1,181 @@
+"""Dataset loaders shared by the paper folders.
+
+Every loader returns plain tensors/lists (no DataLoader magic), the same format whichever way
+the data was found:
+- `mnist(train)`      -> images uint8 [N, 28, 28], labels int64 [N]
+- `cifar10(train)`    -> images uint8 [N, 3, 32, 32], labels int64 [N]  (classes = CIFAR10_CLASSES)
+- `tweeteval(task, split)` -> TweetEvalSplit(texts: list[str], labels: int64 [N], names: list[str])
+
+Data root: --data-dir, else $PLAYGROUND_DATA, else a per-user cache (see shared.paths). Missing
+data with no network raises PlaygroundError naming the folder looked in and how to provide it.
+"""
+import hashlib
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from shared.errors import PlaygroundError
+from shared.paths import cache_dir, data_root
+
+DATASETS = ("mnist", "cifar10")
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+TWEETEVAL_TASKS = ("emoji", "emotion", "hate", "irony", "offensive", "sentiment", "stance")
+STANCE_TARGETS = ("abortion", "atheism", "climate", "feminist", "hillary")
+TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets"
+
+_HOW = "point --data-dir or $PLAYGROUND_DATA at a folder that has it, or connect to the internet to download it"
+
+
+def load_image_dataset(name: str, train: bool = True, data_dir=None):
+    """(images uint8, labels int64) for 'mnist' or 'cifar10'; PlaygroundError for other names."""
+    if name == "mnist":
+        return mnist(train, data_dir)
+    if name == "cifar10":
+        return cifar10(train, data_dir)
+    raise PlaygroundError(f"unknown dataset '{name}'; choose one of: {', '.join(DATASETS)}")
+
+
+# ----------------------------------------------------------------------------- MNIST
+def mnist(train: bool = True, data_dir=None):
+    import torchvision
+
+    root = data_root(data_dir)
+    raw = root / "MNIST" / "raw"
+    prefix = "train" if train else "t10k"
+    have = all((raw / f"{prefix}-{kind}-idx{d}-ubyte").exists() or (raw / f"{prefix}-{kind}-idx{d}-ubyte.gz").exists()
+               for kind, d in (("images", 3), ("labels", 1)))
+    try:
+        ds = torchvision.datasets.MNIST(str(root), train=train, download=not have)
+    except (urllib.error.URLError, OSError, RuntimeError) as e:
+        raise PlaygroundError(f"MNIST not found in {raw} and could not be downloaded ({type(e).__name__}); {_HOW}") from None
+    return ds.data.clone(), ds.targets.clone().long()
+
+
+# ----------------------------------------------------------------------------- CIFAR-10
+def _decode_image_folder(split_dir: Path, classes):
+    from PIL import Image
+
+    images, labels = [], []
+    for label, cls in enumerate(classes):
+        files = sorted(p for p in (split_dir / cls).iterdir() if p.is_file())
+        for f in files:
+            with Image.open(f) as im:
+                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+        labels += [label] * len(files)
+    x = np.stack(images).transpose(0, 3, 1, 2).copy()  # N, 3, H, W
+    return x, np.asarray(labels, dtype=np.int64)
+
+
+def cifar10(train: bool = True, data_dir=None):
+    """CIFAR-10 from `<root>/cifar10/{train,test}/<class>/*` (decoded once into a cache), else torchvision."""
+    root = data_root(data_dir)
+    split = "train" if train else "test"
+    split_dir = root / "cifar10" / split
+    if split_dir.is_dir():
+        missing = [c for c in CIFAR10_CLASSES if not (split_dir / c).is_dir()]
+        if missing:
+            raise PlaygroundError(f"{split_dir} lacks class folders {missing}; expected one folder per class: {', '.join(CIFAR10_CLASSES)}")
+        # Cache key: the folder's path and its file names, so added/removed/renamed images invalidate it.
+        h = hashlib.sha1(str(split_dir.resolve()).encode())
+        for c in CIFAR10_CLASSES:
+            h.update(("\n".join(sorted(os.listdir(split_dir / c))) + "|").encode())
+        cached = cache_dir("cifar10") / f"{split}-{h.hexdigest()[:16]}"
+        images_file, labels_file = cached.with_suffix(".images.npy"), cached.with_suffix(".labels.npy")
+        if images_file.exists() and labels_file.exists():
+            return torch.from_numpy(np.load(images_file)), torch.from_numpy(np.load(labels_file))
+        x, y = _decode_image_folder(split_dir, CIFAR10_CLASSES)
+        for path, array in ((labels_file, y), (images_file, x)):  # images last: their presence marks completion
+            tmp = path.with_suffix(".tmp")
+            with open(tmp, "wb") as f:
+                np.save(f, array)
+            tmp.replace(path)
+        return torch.from_numpy(x), torch.from_numpy(y)
+
+    import torchvision
+
+    try:
+        ds = torchvision.datasets.CIFAR10(str(root / "cifar10"), train=train, download=True)
+    except (urllib.error.URLError, OSError, RuntimeError) as e:
+        raise PlaygroundError(f"CIFAR-10 not found in {split_dir} and could not be downloaded ({type(e).__name__}); {_HOW}") from None
+    x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
+    return x, torch.tensor(ds.targets, dtype=torch.int64)
+
+
+# ----------------------------------------------------------------------------- TweetEval
+@dataclass
+class TweetEvalSplit:
+    texts: list
+    labels: torch.Tensor
+    names: list  # label id -> name, from mapping.txt
+
+
+def read_lines(path: Path) -> list:
+    """One entry per '\\n'-terminated line. Not csv: some tweets hold unbalanced quotes that merge rows."""
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
+    return [line.rstrip("\r") for line in lines]
+
+
+def _fetch(url: str, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with urllib.request.urlopen(url, timeout=30) as r:
+        payload = r.read()
+    tmp = dest.with_suffix(dest.suffix + ".tmp")
+    tmp.write_bytes(payload)
+    tmp.replace(dest)
+
+
+def tweeteval_dir(task: str, data_dir=None) -> Path:
+    """Folder of one task; `stance/<target>` for a single stance target."""
+    base = task.split("/")[0]
+    if base not in TWEETEVAL_TASKS:
+        raise PlaygroundError(f"unknown TweetEval task '{task}'; choose one of: {', '.join(TWEETEVAL_TASKS)}")
+    return data_root(data_dir) / "tweeteval" / task
+
+
+def tweeteval(task: str, split: str = "train", data_dir=None, download: bool = True) -> TweetEvalSplit:
+    if split not in ("train", "val", "test"):
+        raise PlaygroundError(f"unknown split '{split}'; choose train, val or test")
+    folder = tweeteval_dir(task, data_dir)
+    if task == "stance":
+        raise PlaygroundError("stance has one dataset per target; load 'stance/<target>' with a target from "
+                              + ", ".join(STANCE_TARGETS))
+    files = {"text": folder / f"{split}_text.txt", "labels": folder / f"{split}_labels.txt", "mapping": folder / "mapping.txt"}
+    for kind, path in files.items():
+        if path.exists():
+            continue
+        if not download:
+            raise PlaygroundError(f"TweetEval file {path} is missing; {_HOW}")
+        try:
+            _fetch(f"{TWEETEVAL_URL}/{task}/{path.name}", path)
+        except (urllib.error.URLError, OSError) as e:
+            raise PlaygroundError(f"TweetEval file {path} is missing and could not be downloaded ({type(e).__name__}); {_HOW}") from None
+    texts = read_lines(files["text"])
+    labels = [int(x) for x in read_lines(files["labels"]) if x.strip() != ""]
+    if len(texts) != len(labels):
+        raise PlaygroundError(f"{files['text']} has {len(texts)} lines but {files['labels']} has {len(labels)} labels; the files are damaged")
+    names = {}
+    for line in read_lines(files["mapping"]):
+        if line.strip():
+            idx, name = line.split("\t", 1) if "\t" in line else line.split(None, 1)
+            names[int(idx)] = name.strip()
+    return TweetEvalSplit(texts, torch.tensor(labels, dtype=torch.int64), [names[i] for i in sorted(names)])
+
+
+def available_tweeteval_tasks(data_dir=None) -> list:
+    """Tasks whose folders exist locally (stance expands to its targets)."""
+    root = data_root(data_dir) / "tweeteval"
+    found = []
+    for task in TWEETEVAL_TASKS:
+        if task == "stance":
+            found += [f"stance/{t}" for t in STANCE_TARGETS if (root / "stance" / t).is_dir()]
+        elif (root / task).is_dir():
+            found.append(task)
+    return found
