@@ -164,8 +164,8 @@ def tweeteval(task: str, split: str = "train", data_dir=None, download: bool = T
     names = {}
     for line in read_lines(files["mapping"]):
         if line.strip():
-            idx, name = line.split("\t", 1) if "\t" in line else line.split(None, 1)
-            names[int(idx)] = name.strip()
+            idx, *name = line.split("\t") if "\t" in line else line.split()
+            names[int(idx)] = " ".join(part.strip() for part in name)  # emoji: "❤ _red_heart_"
     return TweetEvalSplit(texts, torch.tensor(labels, dtype=torch.int64), [names[i] for i in sorted(names)])
 
 
@@ -179,3 +179,38 @@ def available_tweeteval_tasks(data_dir=None) -> list:
         elif (root / task).is_dir():
             found.append(task)
     return found
+
+
+def main(argv=None):
+    """`python -m shared.data mnist cifar10 tweeteval/irony`: check that datasets load, print their sizes."""
+    import argparse
+    import time
+
+    from shared.cli import main_guard
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("datasets", nargs="+", help="mnist, cifar10 or tweeteval/<task>")
+    parser.add_argument("--data-dir", default=None)
+
+    @main_guard
+    def run():
+        args = parser.parse_args(argv)
+        print(f"data root: {data_root(args.data_dir)}")
+        for name in args.datasets:
+            if name.startswith("tweeteval/"):
+                task = name.split("/", 1)[1]
+                for split in ("train", "val", "test"):
+                    s = tweeteval(task, split, args.data_dir)
+                    print(f"{name} {split}: {len(s.texts)} tweets, labels {s.names}")
+            else:
+                for train in (True, False):
+                    t0 = time.perf_counter()
+                    x, y = load_image_dataset(name, train, args.data_dir)
+                    print(f"{name} {'train' if train else 'test'}: images {tuple(x.shape)} {x.dtype}, "
+                          f"{len(y.unique())} classes, loaded in {time.perf_counter() - t0:.2f} s")
+
+    run()
+
+
+if __name__ == "__main__":
+    main()
