@@ -1,0 +1,104 @@
+"""Turn tweets into vectors with a trained GPT: one tweet per line in, one float32 row per line out.
+
+    python nlp/gpt/embed.py --checkpoint runs/gpt/checkpoint.pt --input tweets.txt --output vectors.npy
+    python nlp/gpt/embed.py ... --pooling last      # the hidden state at </s> instead of the mean
+
+A tweet is fed as `<s> tokens </s>` (as in training) and the final-LayerNorm hidden states are pooled:
+`mean` averages all its positions (every token contributes; the default), `last` takes the </s>
+position, which under causal attention is the only one that has seen the whole tweet.
+Tweets longer than the context are truncated to it; empty lines become `<s> </s>`.
+"""
+import argparse
+from dataclasses import fields
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model import GPT, GPTConfig
+from shared.checkpoint import read_checkpoint
+from shared.cli import main_guard, positive_int
+from shared.data import read_lines
+from shared.errors import PlaygroundError
+from tokenizer import TweetTokenizer
+
+POOLINGS = ("mean", "last")
+
+
+def load_gpt(path, random_weights: bool = False, seed: int = 0):
+    """(model in eval mode, tokenizer) from a train.py checkpoint; random_weights keeps the architecture
+    and tokenizer but re-initializes the weights (the 'random twin' baseline)."""
+    ckpt = read_checkpoint(path)
+    extra = ckpt.get("extra", {})
+    if "model_config" not in extra or "tokenizer" not in extra:
+        raise PlaygroundError(f"{path} has no model config/tokenizer; pass a checkpoint written by nlp/gpt/train.py")
+    names = {f.name for f in fields(GPTConfig)}
+    config = GPTConfig(**{k: v for k, v in extra["model_config"].items() if k in names})
+    if random_weights:
+        torch.manual_seed(seed)
+    model = GPT(config)
+    if not random_weights:
+        model.load_state_dict(ckpt["model"])
+    return model.eval(), TweetTokenizer.from_str(extra["tokenizer"])
+
+
+def encode_tweets(tok: TweetTokenizer, texts, block_size: int) -> list:
+    """`<s> ids </s>` per tweet, cut to the context (an over-long tweet keeps its first block_size tokens)."""
+    return [ids[:block_size] for ids in tok.encode_batch(texts)]
+
+
+@torch.no_grad()
+def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256) -> np.ndarray:
+    if pooling not in POOLINGS:
+        raise PlaygroundError(f"unknown pooling '{pooling}'; choose one of {', '.join(POOLINGS)}")
+    pad = model.config.pad_id
+    out = np.zeros((len(id_lists), model.config.n_embd), dtype=np.float32)
+    # Batch tweets of similar length together so little compute goes to padding; rows go back in input order.
+    order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        lengths = torch.tensor([len(id_lists[i]) for i in idx])
+        x = torch.full((len(idx), int(lengths.max())), pad, dtype=torch.long)
+        for row, i in enumerate(idx):
+            x[row, :len(id_lists[i])] = torch.tensor(id_lists[i])
+        # Right padding needs no attention mask: causal attention means real tokens never look at later pads.
+        h = model.hidden_states(x)
+        if pooling == "mean":
+            keep = (torch.arange(x.size(1)) < lengths[:, None]).unsqueeze(-1).to(h.dtype)
+            v = (h * keep).sum(1) / lengths[:, None].to(h.dtype)
+        else:
+            v = h[torch.arange(len(idx)), lengths - 1]
+        out[idx] = v.float().numpy()
+    return out
+
+
+def embed_texts(model: GPT, tok: TweetTokenizer, texts, pooling: str = "mean", batch_size: int = 256) -> np.ndarray:
+    return embed_ids(model, encode_tweets(tok, texts, model.config.block_size), pooling, batch_size)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
+    p.add_argument("--input", type=Path, required=True, help="UTF-8 text file, one tweet per line")
+    p.add_argument("--output", type=Path, required=True, help=".npy file to write: float32 [lines, n_embd]")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean", help="how token states become one vector")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="tweets per forward pass")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    p.add_argument("--random-weights", action="store_true", help="same architecture, untrained weights (a baseline)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if not args.input.is_file():
+        raise PlaygroundError(f"input file {args.input} does not exist; pass a text file with one tweet per line")
+    try:
+        texts = read_lines(args.input)
+    except UnicodeDecodeError:
+        raise PlaygroundError(f"{args.input} is not UTF-8 text; convert it to UTF-8 first") from None
+    model, tok = load_gpt(args.checkpoint, random_weights=args.random_weights)
+    vectors = embed_texts(model, tok, texts, args.pooling, args.batch_size)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    np.save(args.output, vectors)
+    print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} float32 vectors to {args.output}")
+
+
+if __name__ == "__main__":
+    main_guard(main)()

@@ -1,0 +1,232 @@
+"""TweetEval on frozen tweet vectors: a logistic-regression probe per task, three feature sets, one run.
+
+    python nlp/gpt/evaluate.py --checkpoint runs/gpt/checkpoint.pt          # writes nlp/gpt/results/
+    python nlp/gpt/evaluate.py --checkpoint ... --tasks sentiment stance    # the benchmark's other two tasks
+
+Protocol (Barbieri et al. 2020, "TweetEval"): fit on train, choose the probe's inverse regularization
+C on val, report the official metric on test. The feature sets, all with the same probe:
+  gpt     -- the trained GPT's pooled hidden states (embed.py)
+  random  -- the same architecture and tokenizer with untrained weights: what training added
+  tfidf   -- TF-IDF of word 1-2-grams + character 2-5-grams: the classic sparse baseline
+Embeddings are cached (keyed by checkpoint, pooling and texts), so re-running only refits probes.
+"""
+import argparse
+import hashlib
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import sparse
+
+from embed import POOLINGS, embed_texts, load_gpt
+from shared.cli import main_guard, positive_int
+from shared.data import STANCE_TARGETS, available_tweeteval_tasks, tweeteval
+from shared.errors import PlaygroundError
+from shared.paths import cache_dir
+from shared.plotting import save_csv, save_json
+
+HERE = Path(__file__).resolve().parent
+MAIN_TASKS = ("emoji", "emotion", "hate", "irony", "offensive")
+EXTRA_TASKS = ("sentiment", "stance")
+FEATURES = ("gpt", "random", "tfidf")
+# Published TweetEval test scores (Barbieri et al. 2020, Table 2) on the five tasks this folder evaluates.
+PUBLISHED = {
+    "SVM": {"emoji": 29.3, "emotion": 64.7, "hate": 36.7, "irony": 61.7, "offensive": 52.3},
+    "FastText": {"emoji": 25.8, "emotion": 65.2, "hate": 50.6, "irony": 63.1, "offensive": 73.4},
+    "LSTM": {"emoji": 24.7, "emotion": 66.0, "hate": 52.6, "irony": 62.8, "offensive": 71.7},
+    "RoBERTa-base": {"emoji": 30.9, "emotion": 76.1, "hate": 46.6, "irony": 59.7, "offensive": 79.5},
+}
+METRIC_NAMES = {"irony": "F1(irony)", "sentiment": "macro-recall", "stance": "mean F1(against, favor)"}
+
+
+# ----------------------------------------------------------------------------- official metrics
+def per_class_f1(y_true, y_pred, n_classes: int) -> np.ndarray:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    f1 = np.zeros(n_classes)
+    for c in range(n_classes):
+        tp = np.sum((y_pred == c) & (y_true == c))
+        fp = np.sum((y_pred == c) & (y_true != c))
+        fn = np.sum((y_pred != c) & (y_true == c))
+        f1[c] = 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0
+    return f1
+
+
+def macro_recall(y_true, y_pred, n_classes: int) -> float:
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    present = [c for c in range(n_classes) if np.any(y_true == c)]
+    return float(np.mean([np.mean(y_pred[y_true == c] == c) for c in present]))
+
+
+def official_score(task: str, y_true, y_pred, names) -> float:
+    """TweetEval's metric for one task (or one stance target), in [0, 1]."""
+    n = len(names)
+    base = task.split("/")[0]
+    if base == "irony":  # F1 of the positive class only
+        return float(per_class_f1(y_true, y_pred, n)[names.index("irony")])
+    if base == "sentiment":  # macro-averaged recall
+        return macro_recall(y_true, y_pred, n)
+    if base == "stance":  # the "none" class is left out of the average
+        f1 = per_class_f1(y_true, y_pred, n)
+        return float((f1[names.index("against")] + f1[names.index("favor")]) / 2)
+    return float(per_class_f1(y_true, y_pred, n).mean())  # macro-F1
+
+
+# ----------------------------------------------------------------------------- probe
+def fit_probe(x_train, y_train, x_val, y_val, score_fn, c_grid, class_weight):
+    """Logistic regression for every C in the grid; keep the one with the best val score."""
+    from sklearn.linear_model import LogisticRegression
+
+    best = None
+    for c in c_grid:
+        clf = LogisticRegression(C=c, max_iter=300, class_weight=class_weight, tol=1e-3)
+        clf.fit(x_train, y_train)
+        val = score_fn(y_val, clf.predict(x_val))
+        if best is None or val > best[1]:
+            best = (clf, val, c)
+    return best
+
+
+def standardize(train, *others):
+    """Zero mean, unit variance per dimension from train statistics, so one C grid suits every model."""
+    mean, std = train.mean(0), train.std(0) + 1e-6
+    return [(a - mean) / std for a in (train, *others)]
+
+
+def tfidf_features(train_texts, val_texts, test_texts):
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    words = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True, lowercase=True)
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=3, sublinear_tf=True, max_features=200_000)
+    fitted = [v.fit(train_texts) for v in (words, chars)]
+    return [sparse.hstack([v.transform(t) for v in fitted]).tocsr() for t in (train_texts, val_texts, test_texts)]
+
+
+# ----------------------------------------------------------------------------- embeddings with a cache
+def file_digest(path) -> str:
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]
+
+
+def cached_embeddings(model, tok, texts, key: str, pooling: str) -> np.ndarray:
+    h = hashlib.sha1(f"{key}|{pooling}|{len(texts)}".encode())
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass") + b"\n")
+    path = cache_dir("gpt/embeddings") / f"{h.hexdigest()[:20]}.npy"
+    if path.exists():
+        return np.load(path)
+    vectors = embed_texts(model, tok, texts, pooling)
+    tmp = path.with_suffix(".tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, vectors)
+    tmp.replace(path)
+    return vectors
+
+
+def expand_tasks(tasks, data_dir) -> list:
+    """'stance' -> its targets (those on disk, else all five, which tweeteval() then downloads)."""
+    out = []
+    for t in tasks:
+        if t == "stance":
+            local = [x for x in available_tweeteval_tasks(data_dir) if x.startswith("stance/")]
+            out += local or [f"stance/{x}" for x in STANCE_TARGETS]
+        else:
+            out.append(t)
+    return out
+
+
+def subsample(split, n: int, seed: int):
+    if not n or len(split.texts) <= n:
+        return split.texts, split.labels.numpy()
+    idx = np.sort(np.random.default_rng(seed).choice(len(split.texts), n, replace=False))
+    return [split.texts[i] for i in idx], split.labels.numpy()[idx]
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
+    p.add_argument("--tasks", nargs="+", default=list(MAIN_TASKS), choices=MAIN_TASKS + EXTRA_TASKS, metavar="TASK",
+                   help=f"any of {' '.join(MAIN_TASKS + EXTRA_TASKS)} (default: the first five)")
+    p.add_argument("--features", nargs="+", default=list(FEATURES), choices=FEATURES, help="feature sets to compare")
+    p.add_argument("--pooling", choices=POOLINGS, default="mean", help="token pooling for the GPT vectors")
+    p.add_argument("--c-grid", type=float, nargs="+", default=[0.01, 0.1, 1.0], help="probe C values tried on val")
+    p.add_argument("--class-weight", choices=("balanced", "none"), default="balanced",
+                   help="balanced reweights classes inversely to frequency (the metrics are class-averaged)")
+    p.add_argument("--max-train", type=int, default=0, help="cap on probe training tweets per task (0 = all)")
+    p.add_argument("--out", type=Path, default=HERE / "results", help="folder for results.json / results.csv")
+    p.add_argument("--data-dir", type=Path, default=None, help="data root (default $PLAYGROUND_DATA)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random-weights twin and of subsampling")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    p.add_argument("--quick", action="store_true", help="300 train / 200 val / 300 test tweets per task (smoke test)")
+    args = p.parse_args(argv)
+    if any(c <= 0 for c in args.c_grid):
+        p.error("--c-grid values must be > 0")
+    torch.set_num_threads(args.threads)
+    caps = (300, 200, 300) if args.quick else (args.max_train, 0, 0)
+    class_weight = None if args.class_weight == "none" else "balanced"
+
+    digest = file_digest(args.checkpoint)
+    models = {}
+    if "gpt" in args.features:
+        models["gpt"] = (*load_gpt(args.checkpoint), f"{digest}|trained")
+    if "random" in args.features:
+        models["random"] = (*load_gpt(args.checkpoint, random_weights=True, seed=args.seed), f"{digest}|random{args.seed}")
+
+    rows, results = [], {}
+    for task in expand_tasks(args.tasks, args.data_dir):
+        t0 = time.time()
+        splits = [tweeteval(task, s, args.data_dir) for s in ("train", "val", "test")]
+        names = splits[0].names
+        (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = (subsample(s, n, args.seed) for s, n in zip(splits, caps))
+        score = lambda y, pred: official_score(task, y, pred, names)  # noqa: E731
+        results[task] = {}
+        for feat in args.features:
+            if feat == "tfidf":
+                xs = tfidf_features(tr_x, va_x, te_x)
+            else:
+                model, tok, key = models[feat]
+                xs = standardize(*(cached_embeddings(model, tok, t, key, args.pooling) for t in (tr_x, va_x, te_x)))
+            clf, val, c = fit_probe(xs[0], tr_y, xs[1], va_y, score, args.c_grid, class_weight)
+            test = score(te_y, clf.predict(xs[2]))
+            results[task][feat] = {"test": 100 * test, "val": 100 * val, "C": c}
+            rows.append({"task": task, "features": feat, "test": round(100 * test, 2), "val": round(100 * val, 2), "C": c})
+            print(f"{task:>18} {feat:>6}: test {100 * test:5.1f}  val {100 * val:5.1f}  C={c:g}", flush=True)
+        results[task]["n"] = {"train": len(tr_x), "val": len(va_x), "test": len(te_x)}
+        results[task]["seconds"] = round(time.time() - t0, 1)
+
+    # Stance is one task in the benchmark: the mean over its targets.
+    targets = [t for t in results if t.startswith("stance/")]
+    if targets:
+        results["stance"] = {f: {"test": float(np.mean([results[t][f]["test"] for t in targets]))} for f in args.features}
+    summary = {f: {t: results[t][f]["test"] for t in results if not t.startswith("stance/")} for f in args.features}
+    main_five = [t for t in MAIN_TASKS if t in results]
+    if len(main_five) == len(MAIN_TASKS):
+        for f in args.features:
+            summary[f]["average"] = float(np.mean([results[t][f]["test"] for t in MAIN_TASKS]))
+        for name, scores in PUBLISHED.items():
+            summary[name] = {**scores, "average": float(np.mean(list(scores.values())))}
+    args.out.mkdir(parents=True, exist_ok=True)
+    save_json({"checkpoint_sha1": digest, "pooling": args.pooling, "c_grid": args.c_grid, "class_weight": args.class_weight,
+               "quick": args.quick, "per_task": results, "summary": summary}, args.out / "results.json")
+    save_csv(rows, args.out / "results.csv")
+    table = markdown_table(summary)
+    (args.out / "results.md").write_text(table + "\n")
+    print(table)
+
+
+def markdown_table(summary) -> str:
+    columns = [c for c in (*MAIN_TASKS, *EXTRA_TASKS, "average") if any(c in v for v in summary.values())]
+    header = [c if c == "average" else f"{c} ({METRIC_NAMES.get(c, 'macro-F1')})" for c in columns]
+    lines = ["| features | " + " | ".join(header) + " |",
+             "|---" * (len(columns) + 1) + "|"]
+    for name, scores in summary.items():
+        label = {"gpt": "**GPT (ours, trained)**", "random": "GPT, random weights", "tfidf": "TF-IDF"}.get(name, f"{name} (published)")
+        lines.append(f"| {label} | " + " | ".join(f"{scores[c]:.1f}" if c in scores else "" for c in columns) + " |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main_guard(main)()
