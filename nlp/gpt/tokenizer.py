@@ -20,6 +20,8 @@ SPECIALS = (PAD, BOS, EOS)  # ids 0, 1, 2 in this order
 
 class TweetTokenizer:
     def __init__(self, tok: Tokenizer):
+        # A tweet that literally contains "<s>" is text, not a marker: encode special strings as bytes.
+        tok.encode_special_tokens = True
         self.tok = tok
         self.pad_id, self.bos_id, self.eos_id = (tok.token_to_id(s) for s in SPECIALS)
         if None in (self.pad_id, self.bos_id, self.eos_id):

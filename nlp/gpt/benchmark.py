@@ -1,0 +1,100 @@
+"""Speed of the default config on this machine: training tokens/s, SDPA vs reference attention, embedding tweets/s.
+
+    flock /tmp/playground-cpu.lock python nlp/gpt/benchmark.py     # -> nlp/gpt/benchmark.md + benchmark.json
+
+Timings are medians over repeats after warm-up, on random token ids (speed does not depend on the
+values) except the embedding row, which embeds real TweetEval test tweets with real lengths.
+"""
+import argparse
+import platform
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from corpus import corpus_texts, split_corpus
+from embed import embed_texts
+from model import GPT, GPTConfig
+from shared.cli import main_guard, positive_int
+from shared.data import tweeteval
+from shared.plotting import save_json
+from tokenizer import cached_tokenizer
+from train import parse_args as train_defaults
+
+HERE = Path(__file__).resolve().parent
+
+
+def median_time(fn, repeats: int, warmup: int = 2) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--repeats", type=positive_int, default=10, help="timed repeats per measurement")
+    p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    p.add_argument("--embed-tweets", type=positive_int, default=5000, help="tweets embedded for the tweets/s row")
+    p.add_argument("--out", type=Path, default=HERE, help="folder for benchmark.md / benchmark.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    d = train_defaults([])  # the default training config, read from train.py's flags
+    cfg = GPTConfig(vocab_size=d.vocab_size, block_size=d.block_size, n_layer=d.n_layer, n_head=d.n_head,
+                    n_embd=d.n_embd, dropout=d.dropout)
+    model = GPT(cfg)
+    opt = torch.optim.AdamW(model.optimizer_groups(d.weight_decay), lr=d.lr)
+    x = torch.randint(3, cfg.vocab_size, (d.batch_size, cfg.block_size))
+    rows = []
+
+    def train_step(reference=False):
+        _, loss = model(x, x, reference=reference)
+        loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    for reference in (False, True):
+        t = median_time(lambda: train_step(reference), args.repeats)
+        rows.append({"what": f"training step, {'reference' if reference else 'SDPA'} attention",
+                     "value": d.batch_size * cfg.block_size / t, "unit": "tokens/s"})
+    # 6 flops per parameter per token (forward 2, backward 4), the tied head counted once
+    rows.append({"what": "training throughput in GFLOP/s (6 N per token, attention excluded)",
+                 "value": 6 * model.num_params(False) * rows[0]["value"] / 1e9, "unit": "GFLOP/s"})
+
+    # Attention alone, forward + backward, so the ratio isn't diluted by the MLP and head
+    attn = model.blocks[0].attn
+    h = torch.randn(d.batch_size, cfg.block_size, cfg.n_embd, requires_grad=True)
+    times = {}
+    for reference in (False, True):
+        times[reference] = median_time(lambda: attn(h, reference=reference).sum().backward(), args.repeats * 3)
+    rows.append({"what": "attention layer fwd+bwd: reference time / SDPA time", "value": times[True] / times[False],
+                 "unit": "x"})
+
+    model.eval()
+    texts = tweeteval("emoji", "test").texts[: args.embed_tweets]
+    # The tokenizer train.py uses by default (cached by train.py, else trained here in ~10 s)
+    tok = cached_tokenizer(split_corpus(corpus_texts(), d.val_fraction, d.max_tweets)[0], cfg.vocab_size)
+    for precision in ("fp32", "bf16"):
+        t = median_time(lambda: embed_texts(model, tok, texts, precision=precision), max(1, args.repeats // 5), warmup=1)
+        rows.append({"what": f"embedding {len(texts)} real tweets, {precision} (tokenize + forward + mean-pool)",
+                     "value": len(texts) / t, "unit": "tweets/s"})
+
+    machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
+    lines = [f"Default config: {cfg.n_layer} layers, d={cfg.n_embd}, {cfg.n_head} heads, context {cfg.block_size}, "
+             f"vocab {cfg.vocab_size}, batch {d.batch_size}. Machine: {machine}.", "",
+             "| measurement | value | unit |", "|---|---|---|"]
+    lines += [f"| {r['what']} | {r['value']:,.1f} | {r['unit']} |" for r in rows]
+    table = "\n".join(lines)
+    print(table)
+    (args.out / "benchmark.md").write_text(table + "\n")
+    save_json({"config": vars(cfg), "machine": machine, "rows": rows}, args.out / "benchmark.json")
+
+
+if __name__ == "__main__":
+    main_guard(main)()

@@ -1,0 +1,231 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from shared.imports import load_module
+
+HERE = Path(__file__).resolve().parents[1]
+model_mod = load_module(HERE / "model.py")
+tokenizer_mod = load_module(HERE / "tokenizer.py")
+evaluate_mod = load_module(HERE / "evaluate.py")
+corpus_mod = load_module(HERE / "corpus.py")
+GPT, GPTConfig = model_mod.GPT, model_mod.GPTConfig
+
+TRICKY = ["", " ", "  two  spaces ", "héllo wörld", "😂😂🔥 🇺🇸 👨‍👩‍👧", "日本語のツイート", "العربية", "Привет",
+          "@user http://t.co/abc?x=1&y=2 #hashtag", "tab\tand\r\nnewline", "\u200d\ufe0f zero width", "quote \" ' unbalanced",
+          "<s> looks special </s>", "a" * 300]
+
+
+def tiny(**kw):
+    cfg = dict(vocab_size=100, block_size=16, n_layer=2, n_head=2, n_embd=32, dropout=0.0)
+    cfg.update(kw)
+    torch.manual_seed(0)
+    return GPT(GPTConfig(**cfg))
+
+
+def run_script(name, *args, cwd):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    r = subprocess.run([sys.executable, str(HERE / name), *map(str, args)], cwd=cwd, capture_output=True, text=True, env=env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+# ----------------------------------------------------------------------------- model
+def test_causality_later_tokens_do_not_change_earlier_outputs():
+    model = tiny().eval()
+    x = torch.randint(0, 100, (2, 16))
+    y = x.clone()
+    y[:, 9:] = torch.randint(0, 100, (2, 7))
+    for reference in (False, True):
+        a, b = model(x, reference=reference)[0], model(y, reference=reference)[0]
+        assert torch.allclose(a[:, :9], b[:, :9], atol=1e-6)
+        assert not torch.allclose(a[:, 9:], b[:, 9:], atol=1e-3)
+
+
+def test_sdpa_equals_reference_attention():
+    model = tiny(n_head=4, n_embd=64).eval()
+    x = torch.randint(0, 100, (3, 16))
+    fast, slow = model(x)[0], model(x, reference=True)[0]
+    assert torch.allclose(fast, slow, atol=1e-5), (fast - slow).abs().max()
+    _, weights = model.hidden_states(x, return_weights=True)
+    w = weights[0]  # [B, heads, T, T]: rows are distributions, zero above the diagonal
+    assert torch.allclose(w.sum(-1), torch.ones_like(w.sum(-1)), atol=1e-5)
+    assert torch.all(w.triu(1) == 0)
+
+
+def test_head_is_tied_and_init_is_gpt2():
+    model = tiny(n_layer=4, n_embd=64, vocab_size=5000)
+    assert model.lm_head.weight.data_ptr() == model.wte.weight.data_ptr()
+    assert abs(model.wte.weight.std().item() - 0.02) < 1e-3
+    assert abs(model.blocks[0].mlp.c_fc.weight.std().item() - 0.02) < 1e-3
+    residual_std = model.blocks[0].mlp.c_proj.weight.std().item()
+    assert abs(residual_std - 0.02 / (2 * 4) ** 0.5) < 1e-3
+    decay, no_decay = model.optimizer_groups(0.1)
+    assert all(p.dim() == 2 for p in decay["params"]) and all(p.dim() == 1 for p in no_decay["params"])
+    assert sum(p.numel() for g in (decay, no_decay) for p in g["params"]) == model.num_params(non_embedding=False)
+
+
+def test_overfits_a_tiny_batch():
+    model = tiny(vocab_size=50)
+    x = torch.randint(3, 50, (4, 17))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    first = None
+    for _ in range(120):
+        _, loss = model(x[:, :-1], x[:, 1:])
+        first = first if first is not None else loss.item()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert first > 3.5 and loss.item() < 0.05, (first, loss.item())
+
+
+def test_padding_is_ignored_by_the_loss():
+    model = tiny().eval()
+    x = torch.randint(3, 100, (1, 8))
+    y = torch.randint(3, 100, (1, 8))
+    y_pad = y.clone()
+    y_pad[0, 5:] = 0
+    _, loss_pad = model(x, y_pad)
+    logits, _ = model(x)
+    expected = torch.nn.functional.cross_entropy(logits[0, :5], y[0, :5])
+    assert torch.allclose(loss_pad, expected, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------- tokenizer
+@pytest.fixture(scope="module")
+def tok():
+    texts = ["I love this so much 😂", "@user http://t.co/xyz #MAGA", "je suis très content", "日本語"] * 50
+    return tokenizer_mod.train_tokenizer(texts, vocab_size=400)
+
+
+def test_tokenizer_round_trip(tok):
+    for s in TRICKY:
+        ids = tok.encode(s)
+        assert ids[0] == tok.bos_id and ids[-1] == tok.eos_id
+        assert tok.decode(ids) == s, s
+    assert (tok.pad_id, tok.bos_id, tok.eos_id) == (0, 1, 2)
+    # The text "<s>" is ordinary characters, never the special token.
+    assert tok.bos_id not in tok.encode("<s> looks special </s>", specials=False)
+
+
+def test_tokenizer_merges_frequent_strings(tok):
+    assert len(tok.encode("I love this so much", specials=False)) < len("I love this so much") / 2
+
+
+def test_packed_windows_start_at_tweets():
+    packed = corpus_mod.PackedTweets([[1, 5, 6, 2], [1, 7, 2], [1, 8, 9, 10, 2]], block_size=4, pad_id=0)
+    x, y = packed.windows(torch.tensor([0, 2]))
+    assert x.tolist() == [[1, 5, 6, 2], [1, 8, 9, 10]]
+    assert y.tolist() == [[5, 6, 2, 1], [8, 9, 10, 2]]
+
+
+# ----------------------------------------------------------------------------- metrics
+def test_metrics_match_scikit_learn():
+    from sklearn.metrics import f1_score, recall_score
+
+    rng = np.random.default_rng(0)
+    y, p = rng.integers(0, 3, 200), rng.integers(0, 3, 200)
+    names = ["none", "against", "favor"]
+    assert np.isclose(evaluate_mod.official_score("emotion", y, p, names), f1_score(y, p, average="macro"))
+    assert np.isclose(evaluate_mod.official_score("sentiment", y, p, names), recall_score(y, p, average="macro"))
+    assert np.isclose(evaluate_mod.official_score("stance/abortion", y, p, names),
+                      f1_score(y, p, labels=[1, 2], average="macro"))
+    yb, pb = rng.integers(0, 2, 100), rng.integers(0, 2, 100)
+    assert np.isclose(evaluate_mod.official_score("irony", yb, pb, ["non_irony", "irony"]), f1_score(yb, pb))
+    # a class never predicted and never present scores 0, as in scikit-learn's zero_division=0
+    assert np.isclose(evaluate_mod.official_score("hate", np.zeros(4, int), np.zeros(4, int), ["a", "b"]),
+                      f1_score(np.zeros(4), np.zeros(4), average="macro", labels=[0, 1], zero_division=0))
+
+
+# ----------------------------------------------------------------------------- end to end
+@pytest.fixture(scope="module")
+def quick_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("gpt")
+    run_script("train.py", "--quick", "--out", out / "run", cwd=out)
+    return out
+
+
+@pytest.mark.slow
+def test_quick_training_loss_falls_and_writes_artifacts(quick_run):
+    rows = [json.loads(l) for l in (quick_run / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 30 and "val_loss" in rows[-1] and rows[-1]["tokens_per_s"] > 0
+    assert rows[-1]["loss"] < rows[0]["loss"] - 0.3
+    assert (quick_run / "run" / "tokenizer.json").exists()
+
+
+@pytest.mark.slow
+def test_resume_gives_the_same_next_step(tmp_path):
+    common = ["--quick", "--max-steps", "8", "--dropout", "0.1"]
+    run_script("train.py", *common, "--out", tmp_path / "a", cwd=tmp_path)
+    run_script("train.py", *common, "--out", tmp_path / "b", "--stop-after", "4", cwd=tmp_path)
+    r = run_script("train.py", *common, "--out", tmp_path / "b", "--resume", cwd=tmp_path)
+    assert "resumed from step 4" in r.stdout
+    a = [json.loads(l) for l in (tmp_path / "a" / "metrics.jsonl").read_text().splitlines()]
+    b = [json.loads(l) for l in (tmp_path / "b" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in b] == list(range(1, 9))
+    assert b[4]["loss"] == pytest.approx(a[4]["loss"], abs=1e-6)  # step 5: the first one after the resume
+    assert b[-1]["loss"] == pytest.approx(a[-1]["loss"], abs=1e-6)
+
+
+@pytest.mark.slow
+def test_embed_shape_order_and_edge_cases(quick_run):
+    lines = ["first tweet", "", "x " * 500, "😂😂😂", "first tweet"]
+    (quick_run / "in.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    ckpt = quick_run / "run" / "checkpoint.pt"
+    run_script("embed.py", "--checkpoint", ckpt, "--input", quick_run / "in.txt", "--output", quick_run / "v.npy", cwd=quick_run)
+    v = np.load(quick_run / "v.npy")
+    assert v.shape == (5, 64) and v.dtype == np.float32 and np.isfinite(v).all()
+    assert np.allclose(v[0], v[4], atol=1e-5) and not np.allclose(v[0], v[1])
+    # Order is the input's: embedding one line alone gives the same row as in the batch.
+    (quick_run / "one.txt").write_text("😂😂😂\n", encoding="utf-8")
+    run_script("embed.py", "--checkpoint", ckpt, "--input", quick_run / "one.txt", "--output", quick_run / "o.npy", cwd=quick_run)
+    assert np.allclose(np.load(quick_run / "o.npy")[0], v[3], atol=1e-5)
+    r = subprocess.run([sys.executable, str(HERE / "embed.py"), "--checkpoint", quick_run / "in.txt", "--input",
+                        quick_run / "in.txt", "--output", quick_run / "x.npy"], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_quick_evaluate_end_to_end(quick_run):
+    out = quick_run / "eval"
+    run_script("evaluate.py", "--checkpoint", quick_run / "run" / "checkpoint.pt", "--quick", "--out", out, cwd=quick_run)
+    res = json.loads((out / "results.json").read_text())
+    for feat in ("gpt", "random", "tfidf", "SVM", "FastText"):
+        assert set(res["summary"][feat]) == {"emoji", "emotion", "hate", "irony", "offensive", "average"}
+    assert all(0 <= res["per_task"]["irony"][f]["test"] <= 100 for f in ("gpt", "random", "tfidf"))
+    assert "| TF-IDF |" in (out / "results.md").read_text()
+
+
+def _fake_task(root, task, names, n=60, seed=0):
+    rng = np.random.default_rng(seed)
+    folder = root / "tweeteval" / task
+    folder.mkdir(parents=True)
+    (folder / "mapping.txt").write_text("".join(f"{i}\t{name}\n" for i, name in enumerate(names)))
+    words = ["good", "bad", "meh"]
+    for split in ("train", "val", "test"):
+        labels = rng.integers(0, len(names), n)
+        # the label's word makes the task learnable, so the probe should score well above chance
+        texts = [f"this is {words[l]} {rng.integers(1000)}" for l in labels]
+        (folder / f"{split}_text.txt").write_text("\n".join(texts) + "\n")
+        (folder / f"{split}_labels.txt").write_text("\n".join(map(str, labels)) + "\n")
+
+
+@pytest.mark.slow
+def test_sentiment_and_stance_on_synthetic_folders(quick_run, tmp_path):
+    _fake_task(tmp_path, "sentiment", ["negative", "neutral", "positive"])
+    for i, target in enumerate(("abortion", "atheism")):
+        _fake_task(tmp_path, f"stance/{target}", ["none", "against", "favor"], seed=i + 1)
+    out = tmp_path / "eval"
+    run_script("evaluate.py", "--checkpoint", quick_run / "run" / "checkpoint.pt", "--tasks", "sentiment", "stance",
+               "--features", "tfidf", "gpt", "--data-dir", tmp_path, "--out", out, cwd=tmp_path)
+    res = json.loads((out / "results.json").read_text())
+    assert set(res["per_task"]) == {"sentiment", "stance/abortion", "stance/atheism", "stance"}
+    assert res["per_task"]["sentiment"]["tfidf"]["test"] > 90
+    stance = res["per_task"]["stance"]["tfidf"]["test"]
+    assert stance == pytest.approx(np.mean([res["per_task"][f"stance/{t}"]["tfidf"]["test"] for t in ("abortion", "atheism")]))
