@@ -64,7 +64,7 @@ def main():
     fig.suptitle("Figure 4.2: policy iteration on Jack's car rental (Poisson requests and returns)")
     save_figure(fig, args.out / "figure_4_2.png",
                 {"policies_rows_cars_at_first_cols_cars_at_second": policies, "v_final": v.round(2),
-                 "improvements": len(policies) - 1, "seconds": round(seconds, 2)})
+                 "improvements": len(policies) - 1})
 
 
 if __name__ == "__main__":

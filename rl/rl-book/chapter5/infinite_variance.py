@@ -6,7 +6,7 @@ Target policy: always left (v = 1). Behaviour: left or right with probability 1/
 k left-and-stay steps, then either left-and-end (+1, ratio 2^(k+1)) or right (ratio 0). Per step
 left-and-stay has probability 0.45, so k is geometric: we draw whole episodes at once from this
 closed form (tests check it against stepping OneStateMDP). The book shows 10 runs to 10^8 episodes;
-the default here is 10^7 per run (--episodes raises it; time grows linearly).
+as here by default (--episodes lowers it; time grows linearly).
 """
 import sys
 from pathlib import Path
@@ -46,7 +46,7 @@ def ordinary_is_curves(runs, episodes, rng, points=300, chunk=10_000_000):
 def main():
     parser = figure_parser(__doc__, HERE)
     parser.add_argument("--runs", type=positive_int, default=10)
-    parser.add_argument("--episodes", type=positive_int, default=10_000_000)
+    parser.add_argument("--episodes", type=positive_int, default=100_000_000)
     args = parser.parse_args()
     episodes = 100_000 if args.quick else args.episodes
     marks, curves = ordinary_is_curves(args.runs, episodes, np.random.default_rng(args.seed))

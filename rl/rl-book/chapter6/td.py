@@ -63,18 +63,19 @@ def batch_predict(env, method, episodes, rng, runs, alpha=1e-3, theta=1e-6):
     zero = np.zeros(runs, int)
     for k in range(episodes):
         s, done, visited = env.sample_start(runs, rng), np.zeros(runs, bool), []
+        G = np.zeros(runs)
         while not done.all():  # one more episode for every run (finished runs stand still)
             s2, r, d = env.sample(s, zero, rng)
             live = ~done
             np.add.at(N_trans, (rows[live], s[live], s2[live]), 1.0)
             np.add.at(R_trans, (rows[live], s[live], s2[live]), r[live])
             visited.append((s.copy(), live))
-            final_r = np.where(live & d, r, 0.0) if not visited[:-1] else final_r + np.where(live & d, r, 0.0)
+            G += np.where(live, r, 0.0)
             done |= d
             s = np.where(done, s, s2)
-        for st, live in visited:  # every-visit MC: each visit's return is the episode's final reward
+        for st, live in visited:  # every-visit MC, gamma = 1, reward only at the end: every return is G
             np.add.at(N_visit, (rows[live], st[live]), 1.0)
-            np.add.at(G_visit, (rows[live], st[live]), final_r[live])
+            np.add.at(G_visit, (rows[live], st[live]), G[live])
         while True:
             if method == "td":
                 inc = alpha * (R_trans.sum(2) + np.einsum("rst,rt->rs", N_trans, V) - N_trans.sum(2) * V)
@@ -90,9 +91,13 @@ def batch_predict(env, method, episodes, rng, runs, alpha=1e-3, theta=1e-6):
 # ----------------------------------------------------------------------------- control (6.4-6.7)
 def epsilon_greedy(Q_s, allowed_s, epsilon, rng):
     """Rows of Q_s [n, A]: greedy (ties broken at random) w.p. 1 - epsilon, else a random allowed action."""
-    values = np.where(allowed_s, Q_s, -np.inf)
+    all_allowed = allowed_s.all()
+    values = Q_s if all_allowed else np.where(allowed_s, Q_s, -np.inf)
     greedy = np.argmax((values == values.max(1, keepdims=True)) * rng.random(values.shape), axis=1)
-    explore = np.argmax(allowed_s * rng.random(values.shape), axis=1)
+    if all_allowed:
+        explore = rng.integers(0, Q_s.shape[1], len(Q_s))
+    else:
+        explore = np.argmax(allowed_s * rng.random(values.shape), axis=1)
     return np.where(rng.random(len(Q_s)) < epsilon, explore, greedy)
 
 

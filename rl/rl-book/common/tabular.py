@@ -62,6 +62,8 @@ class TabularEnv(gym.Env):
         return s2, self.R[s, a, s2], self.terminal[s2]
 
     def sample_start(self, n, rng):
+        if self.start.max() == 1.0:  # a single start state: no random numbers needed
+            return np.full(n, int(self.start.argmax()))
         return rng.choice(self.n_states, size=n, p=self.start)
 
     # --- gymnasium API: one run at a time, through the same sampler

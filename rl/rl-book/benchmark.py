@@ -1,0 +1,118 @@
+"""Wall time of every figure of chapters 3-6 at the scale its script runs by default (the book's, except where
+the README says otherwise), plus plain-Python baselines for the speed-up claims.
+
+    flock /tmp/playground-cpu.lock python rl/rl-book/benchmark.py [--write-figures]
+
+Each figure script runs as a user runs it (a fresh process, imports included), with --out in a temporary
+folder, or with --write-figures into its chapter folder (this is how the committed figures are made).
+Writes benchmark.md and benchmark.json beside this file.
+"""
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+FIGURES = [
+    ("3.2, 3.5", "chapter3/gridworld.py"),
+    ("4.1", "chapter4/small_gridworld.py"),
+    ("4.2", "chapter4/jacks_car_rental.py"),
+    ("4.3", "chapter4/gamblers_problem.py"),
+    ("5.1", "chapter5/blackjack_prediction.py"),
+    ("5.2", "chapter5/blackjack_es.py"),
+    ("5.3", "chapter5/importance_sampling.py"),
+    ("5.4", "chapter5/infinite_variance.py"),
+    ("6.1", "chapter6/driving_home.py"),
+    ("Ex 6.2", "chapter6/random_walk.py"),
+    ("6.2", "chapter6/batch_updating.py"),
+    ("Ex 6.5", "chapter6/windy_gridworld.py"),
+    ("Ex 6.6", "chapter6/cliff_walking.py"),
+    ("6.3", "chapter6/cliff_step_sizes.py"),
+    ("6.5", "chapter6/maximization_bias.py"),
+]
+
+
+def time_script(script, out):
+    t0 = time.perf_counter()
+    command = [sys.executable, str(HERE / script)] + ([] if out is None else ["--out", str(out)])
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(f"{script} failed:\n{result.stderr}")
+    return time.perf_counter() - t0
+
+
+def python_loop_baselines():
+    """Per-episode Python loops, timed on a slice and scaled up to the figure's size."""
+    import gymnasium as gym
+    sys.path.insert(0, str(HERE / "chapter6"))
+    rows = []
+    # Figure 5.1 with gymnasium's Blackjack-v1 stepped one episode at a time (the usual approach)
+    env = gym.make("Blackjack-v1", sab=True)
+    env.reset(seed=0)
+    n = 20_000
+    t0 = time.perf_counter()
+    for _ in range(n):
+        (total, _, _), _ = env.reset()
+        done = False
+        while not done:
+            (total, _, _), _, done, *_ = env.step(int(total < 20))
+    rows.append(("5.1", "gymnasium Blackjack-v1, one episode at a time", (time.perf_counter() - t0) * 500_000 / n))
+    # Example 6.6: tabular Sarsa in plain Python on CliffWalking-v1 (100 runs x 500 episodes)
+    env = gym.make("CliffWalking-v1")
+    rng = np.random.default_rng(0)
+    t0 = time.perf_counter()
+    runs = 2
+    for _ in range(runs):
+        Q = np.zeros((48, 4))
+        def act(s):
+            return int(rng.integers(4)) if rng.random() < 0.1 else int(rng.choice(np.flatnonzero(Q[s] == Q[s].max())))
+        for _ in range(500):
+            s, _ = env.reset(seed=int(rng.integers(1 << 30)))
+            a, done = act(s), False
+            while not done:
+                s2, r, done, *_ = env.step(a)
+                a2 = act(s2)
+                Q[s, a] += 0.5 * (r + (0 if done else Q[s2, a2]) - Q[s, a])
+                s, a = s2, a2
+    rows.append(("Ex 6.6", "Sarsa in a Python loop on CliffWalking-v1", (time.perf_counter() - t0) * 100 / runs))
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--write-figures", action="store_true", help="write PNG/JSON into the chapter folders")
+    args = parser.parse_args()
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for figure, script in FIGURES:
+            seconds = time_script(script, None if args.write_figures else Path(tmp))
+            results.append({"figure": figure, "script": script, "seconds": round(seconds, 2)})
+            print(f"{figure:>9}  {script:<36} {seconds:7.1f} s", flush=True)
+    total = sum(r["seconds"] for r in results)
+    print(f"{'total':>9}  {'':<36} {total:7.1f} s")
+    baselines = python_loop_baselines()
+    ours = {r["figure"]: r["seconds"] for r in results}
+    lines = ["# Benchmark: chapters 3-6 at the scripts' default (book) scale", "",
+             f"Machine: {platform.processor() or platform.machine()}, numpy {np.__version__}, python {platform.python_version()}; "
+             "each time is a fresh process (imports, ~3 s, included).", "",
+             "| figure | script | wall time (s) |", "|---|---|---|"]
+    lines += [f"| {r['figure']} | `{r['script']}` | {r['seconds']:.1f} |" for r in results]
+    lines += [f"| **total** | | **{total:.1f}** |", "", "Plain-Python baselines (timed on a slice, scaled to the figure):", "",
+              "| figure | baseline | estimated (s) | ours (s) | speed-up |", "|---|---|---|---|---|"]
+    for fig, what, sec in baselines:
+        lines.append(f"| {fig} | {what} | {sec:.0f} | {ours[fig]:.1f} | {sec / ours[fig]:.0f}x |")
+    (HERE / "benchmark.md").write_text("\n".join(lines) + "\n")
+    (HERE / "benchmark.json").write_text(json.dumps({"figures": results, "total_seconds": round(total, 1),
+                                                     "baselines": [dict(zip(("figure", "baseline", "seconds"), b))
+                                                                   for b in baselines]}, indent=1) + "\n")
+    print("\n".join(lines[-len(baselines) - 1:]))
+
+
+if __name__ == "__main__":
+    main()
