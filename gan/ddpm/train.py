@@ -1,0 +1,188 @@
+"""Train the diffusion UNet (eps-prediction, EMA) on MNIST or CIFAR-10.
+
+    python gan/ddpm/train.py --dataset mnist                # default: ~30 min on a 2-core CPU
+    python gan/ddpm/train.py --dataset mnist --quick        # smoke test, seconds
+    python gan/ddpm/train.py --dataset mnist --resume       # continue runs/ddpm from its checkpoint
+
+The run folder gets config.json, metrics.jsonl (loss), checkpoint.pt (weights, EMA, optimizer, RNG)
+and samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two unconditional rows, then
+class-conditional rows 0..9).
+"""
+import copy
+import time
+from dataclasses import asdict
+
+import torch
+from tqdm import tqdm
+
+from diffusion import SCHEDULES, Diffusion, load_dataset
+from model import UNet, UNetConfig
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.cli import Run, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared.errors import PlaygroundError
+from shared.plotting import save_image_grid
+from shared.seeding import seed_everything
+
+
+def int_list(text):
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise PlaygroundError(f"expected comma-separated integers like 1,2,2, got '{text}'") from None
+
+
+def get_args(argv=None):
+    p = experiment_parser("ddpm", description=__doc__)
+    p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
+    g = p.add_argument_group("model")
+    g.add_argument("--base-channels", type=positive_int, default=32, help="UNet channels at full resolution")
+    g.add_argument("--channel-mult", type=str, default="1,2,2", help="channel multiplier per resolution level")
+    g.add_argument("--num-res-blocks", type=positive_int, default=1, help="residual blocks per level (down path)")
+    g.add_argument("--attention-levels", type=str, default="2", help="levels with self-attention (2 = 7x7 / 8x8)")
+    g.add_argument("--num-heads", type=positive_int, default=4)
+    g.add_argument("--dropout", type=float, default=0.0, help="dropout in the residual blocks (0: a short run does not overfit MNIST)")
+    g.add_argument("--unconditional", action="store_true",
+                   help="no class embedding (default: class-conditional with label dropout, which also gives the "
+                        "unconditional model through the null label)")
+    g.add_argument("--label-drop", type=float, default=0.1,
+                   help="probability of replacing the label by the null label (classifier-free guidance)")
+    g = p.add_argument_group("diffusion")
+    g.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="noise schedule")
+    g.add_argument("--T", type=positive_int, default=1000, help="diffusion steps")
+    g = p.add_argument_group("optimisation")
+    g.add_argument("--steps", type=positive_int, default=7000, help="optimizer steps")
+    g.add_argument("--batch-size", type=positive_int, default=128)
+    g.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate after warmup")
+    g.add_argument("--warmup", type=int, default=200, help="linear learning-rate warmup steps")
+    g.add_argument("--lr-decay", action="store_true", default=True,
+                   help="cosine-decay the learning rate to 10%% over the run (default on)")
+    g.add_argument("--no-lr-decay", dest="lr_decay", action="store_false")
+    g.add_argument("--grad-clip", type=positive_float, default=1.0, help="clip the gradient norm")
+    g.add_argument("--ema-decay", type=float, default=0.999, help="EMA of the weights used for sampling")
+    g = p.add_argument_group("bookkeeping")
+    g.add_argument("--log-every", type=positive_int, default=50)
+    g.add_argument("--sample-every", type=positive_int, default=2000, help="write a sample grid every N steps")
+    g.add_argument("--checkpoint-every", type=positive_int, default=500)
+    g.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps for the training-time grids")
+    g.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.steps, args.batch_size, args.base_channels, args.T = 40, 16, 16, 100
+        args.log_every, args.sample_every, args.checkpoint_every, args.sample_steps, args.warmup = 10, 20, 20, 5, 5
+    if not 0 <= args.label_drop < 1 or not 0 <= args.ema_decay < 1 or not 0 <= args.dropout < 1:
+        raise PlaygroundError("--label-drop, --ema-decay and --dropout must lie in [0, 1)")
+    return args
+
+
+def lr_factor(step, args):
+    warm = min(1.0, (step + 1) / args.warmup) if args.warmup > 0 else 1.0
+    if not args.lr_decay:
+        return warm
+    progress = step / max(1, args.steps)
+    return warm * (0.1 + 0.9 * 0.5 * (1 + torch.cos(torch.tensor(torch.pi * progress)).item()))
+
+
+def batch_indices(step, n, batch_size, seed):
+    """Indices of batch `step`: a fresh permutation per epoch, seeded by (seed, epoch), so resume is exact."""
+    per_epoch = n // batch_size
+    epoch, pos = divmod(step, per_epoch)
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch))
+    return perm[pos * batch_size:(pos + 1) * batch_size]
+
+
+@torch.no_grad()
+def sample_grid(ema, diffusion, cfg, steps, path, device):
+    g = torch.Generator().manual_seed(1234)  # fixed noise: grids from different steps are comparable
+    x_T = torch.randn(40, cfg.in_channels, cfg.image_size, cfg.image_size, generator=g).to(device)
+    y = None
+    if cfg.num_classes:
+        y = torch.cat([torch.full((20,), cfg.num_classes), torch.arange(20) % 10]).to(device)
+    x, _ = diffusion.ddim_sample(ema, x_T, steps=steps, y=y)
+    save_image_grid((x.cpu() + 1) / 2, path, nrow=10)
+
+
+def main(argv=None):
+    args = get_args(argv)
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = resolve_device(args.device)
+    x_train, y_train = load_dataset(args.dataset, train=True, data_dir=args.data_dir)
+    if args.quick:
+        x_train, y_train = x_train[:512], y_train[:512]
+    if len(x_train) < args.batch_size:
+        raise PlaygroundError(f"--batch-size {args.batch_size} is larger than the dataset ({len(x_train)} images)")
+
+    cfg = UNetConfig(image_size=x_train.shape[-1], in_channels=x_train.shape[1], base_channels=args.base_channels,
+                     channel_mult=int_list(args.channel_mult), num_res_blocks=args.num_res_blocks,
+                     attention_levels=int_list(args.attention_levels), num_heads=args.num_heads,
+                     dropout=args.dropout, num_classes=0 if args.unconditional else 10)
+    try:
+        model = UNet(cfg).to(device)
+    except ValueError as e:
+        raise PlaygroundError(str(e)) from None
+    ema = copy.deepcopy(model).eval().requires_grad_(False)
+    diffusion = Diffusion(args.schedule, args.T)
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, args))
+
+    config = {**vars(args), "model": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
+              "params": sum(p.numel() for p in model.parameters())}
+    run = Run(args.out, config=config)
+    config = run.config  # plain JSON types, as the checkpoint must hold
+    step, elapsed = 0, 0.0
+    if args.resume and run.checkpoint_path.exists():
+        state = load_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler,
+                                map_location=device)
+        for key in ("model", "schedule", "T", "dataset", "batch_size", "seed"):
+            if state["config"].get(key) != config[key]:
+                raise PlaygroundError(f"checkpoint was trained with {key}={state['config'].get(key)}, not "
+                                      f"{config[key]}; resume with the same flags or use another --out")
+        ema.load_state_dict(state["extra"]["ema"])
+        step, elapsed = state["step"], state["extra"]["elapsed"]
+        run.truncate_metrics(step)
+        print(f"resumed from {run.checkpoint_path} at step {step}")
+    print(f"UNet {config['params'] / 1e6:.2f}M params, {len(x_train)} {args.dataset} images, {args.steps} steps")
+
+    def checkpoint():
+        save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
+                        config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed})
+
+    model.train()
+    y_all = None if args.unconditional else y_train
+    running, t0 = 0.0, time.time()
+    bar = tqdm(total=args.steps, initial=step, desc="train", disable=None, dynamic_ncols=True)
+    while step < args.steps:
+        idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
+        x0 = x_train[idx].to(device)
+        y = y_all[idx].to(device) if y_all is not None else None
+        loss = diffusion.loss(model, x0, y, args.label_drop)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
+        optimizer.step()
+        scheduler.step()
+        with torch.no_grad():
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.lerp_(pm, 1 - args.ema_decay)
+        step += 1
+        running += loss.item()
+        bar.update(1)
+        if step % args.log_every == 0:
+            now = time.time()
+            elapsed += now - t0
+            rate = args.log_every * args.batch_size / (now - t0)
+            run.log(step, loss=running / args.log_every, lr=scheduler.get_last_lr()[0], imgs_per_s=rate,
+                    elapsed_s=elapsed)
+            bar.set_postfix(loss=f"{running / args.log_every:.4f}", img_s=f"{rate:.0f}")
+            running, t0 = 0.0, now
+        if step % args.sample_every == 0 or step == args.steps:
+            sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device)
+            t0 = time.time()  # sampling time is not training time
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            checkpoint()
+    bar.close()
+    print(f"done: {step} steps, {elapsed / 60:.1f} min of training, checkpoint {run.checkpoint_path}")
+
+
+if __name__ == "__main__":
+    main_guard(main)()

@@ -1,0 +1,113 @@
+"""Train the noise-aware classifier p_phi(y | x_t, t) that classifier guidance differentiates.
+
+    python gan/ddpm/train_classifier.py --dataset mnist          # runs/ddpm_classifier, a few minutes
+    python gan/ddpm/train_classifier.py --quick --out /tmp/clf
+
+It is the UNet's downsampling trunk (same Encoder class) plus a pooling head, trained with
+cross-entropy on x_t = q_sample(x_0, t) at uniformly random t, so it must match the diffusion
+model's schedule and T. At the end it reports test accuracy at several noise levels (accuracy.json).
+"""
+from dataclasses import asdict
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from diffusion import SCHEDULES, Diffusion, load_dataset
+from model import NoisyClassifier, UNetConfig
+from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared.cli import Run, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared.errors import PlaygroundError
+from shared.plotting import save_json
+from shared.seeding import seed_everything
+from train import batch_indices, int_list
+
+
+def main(argv=None):
+    p = experiment_parser("ddpm_classifier", description=__doc__)
+    p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
+    p.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="must match the diffusion model")
+    p.add_argument("--T", type=positive_int, default=1000, help="must match the diffusion model")
+    p.add_argument("--base-channels", type=positive_int, default=16)
+    p.add_argument("--channel-mult", type=str, default="1,2,4")
+    p.add_argument("--attention-levels", type=str, default="2")
+    p.add_argument("--steps", type=positive_int, default=2000)
+    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--lr", type=positive_float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay")
+    p.add_argument("--log-every", type=positive_int, default=50)
+    p.add_argument("--checkpoint-every", type=positive_int, default=500)
+    p.add_argument("--threads", type=positive_int, default=2)
+    args = p.parse_args(argv)
+    if args.quick:
+        args.steps, args.batch_size, args.base_channels, args.log_every, args.checkpoint_every = 30, 32, 8, 10, 10
+    torch.set_num_threads(args.threads)
+    seed_everything(args.seed)
+    device = resolve_device(args.device)
+    x_train, y_train = load_dataset(args.dataset, True, args.data_dir)
+    x_test, y_test = load_dataset(args.dataset, False, args.data_dir)
+    if args.quick:
+        x_train, y_train, x_test, y_test = x_train[:1024], y_train[:1024], x_test[:200], y_test[:200]
+    cfg = UNetConfig(image_size=x_train.shape[-1], in_channels=x_train.shape[1], base_channels=args.base_channels,
+                     channel_mult=int_list(args.channel_mult), attention_levels=int_list(args.attention_levels),
+                     num_heads=4 if args.base_channels >= 16 else 2, groups=8 if args.base_channels >= 16 else 4,
+                     dropout=0.0, num_classes=0)
+    try:
+        clf = NoisyClassifier(cfg).to(device)
+    except ValueError as e:
+        raise PlaygroundError(str(e)) from None
+    diffusion = Diffusion(args.schedule, args.T)
+    opt = torch.optim.AdamW(clf.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
+    config = {**vars(args), "classifier_model": {k: list(v) if isinstance(v, tuple) else v
+                                                 for k, v in asdict(cfg).items()}}
+    run = Run(args.out, config=config)
+    config = run.config  # plain JSON types, as the checkpoint must hold
+    step = 0
+    if args.resume and run.checkpoint_path.exists():
+        step = load_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched,
+                               map_location=device)["step"]
+        run.truncate_metrics(step)
+    clf.train()
+    running = correct = 0.0
+    bar = tqdm(total=args.steps, initial=step, desc="classifier", disable=None, dynamic_ncols=True)
+    while step < args.steps:
+        idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
+        x0, y = x_train[idx].to(device), y_train[idx].to(device)
+        t = torch.randint(0, args.T, (len(y),), device=device)
+        logits = clf(diffusion.q_sample(x0, t, torch.randn_like(x0)), t)
+        loss = F.cross_entropy(logits, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        step += 1
+        running += loss.item()
+        correct += (logits.argmax(1) == y).float().mean().item()
+        bar.update(1)
+        if step % args.log_every == 0:
+            run.log(step, loss=running / args.log_every, noisy_train_acc=correct / args.log_every)
+            bar.set_postfix(loss=f"{running / args.log_every:.3f}", acc=f"{correct / args.log_every:.3f}")
+            running = correct = 0.0
+        if step % args.checkpoint_every == 0 or step == args.steps:
+            save_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched, step=step, config=config)
+    bar.close()
+
+    # Accuracy on test images noised to a few levels: near 100% at small t, chance (10%) at t = T.
+    clf.eval()
+    gen = torch.Generator().manual_seed(0)
+    accuracy = {}
+    with torch.no_grad():
+        for frac in (0.0, 0.25, 0.5, 0.75, 0.9, 1.0):
+            tt = min(int(frac * args.T), args.T - 1)
+            t = torch.full((len(y_test),), tt, dtype=torch.long)
+            noise = torch.randn(x_test.shape, generator=gen)
+            pred = torch.cat([clf(xb, tb).argmax(1) for xb, tb in
+                              zip(diffusion.q_sample(x_test, t, noise).split(500), t.split(500))])
+            accuracy[str(tt)] = (pred == y_test).float().mean().item()
+    save_json({"test_accuracy_at_t": accuracy, "test_images": len(y_test)}, run.dir / "accuracy.json")
+    print("noisy test accuracy by t:", {k: round(v, 3) for k, v in accuracy.items()})
+
+
+if __name__ == "__main__":
+    main_guard(main)()
