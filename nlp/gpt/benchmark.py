@@ -19,7 +19,7 @@ from model import GPT, GPTConfig
 from shared.cli import main_guard, positive_int
 from shared.data import tweeteval
 from shared.plotting import save_json
-from tokenizer import cached_tokenizer
+from tokenizer import cached_tokenizer, train_tokenizer
 from train import parse_args as train_defaults
 
 HERE = Path(__file__).resolve().parent
@@ -78,8 +78,12 @@ def main(argv=None):
 
     model.eval()
     texts = tweeteval("emoji", "test").texts[: args.embed_tweets]
-    # The tokenizer train.py uses by default (cached by train.py, else trained here in ~10 s)
-    tok = cached_tokenizer(split_corpus(corpus_texts(), d.val_fraction, d.max_tweets)[0], cfg.vocab_size)
+    corpus = split_corpus(corpus_texts(), d.val_fraction, d.max_tweets)[0]
+    t0 = time.perf_counter()
+    train_tokenizer(corpus, cfg.vocab_size)
+    rows.append({"what": f"training the BPE tokenizer on {len(corpus):,} tweets", "value": time.perf_counter() - t0,
+                 "unit": "s"})
+    tok = cached_tokenizer(corpus, cfg.vocab_size)  # the tokenizer train.py uses by default
     for precision in ("fp32", "bf16"):
         t = median_time(lambda: embed_texts(model, tok, texts, precision=precision), max(1, args.repeats // 5), warmup=1)
         rows.append({"what": f"embedding {len(texts)} real tweets, {precision} (tokenize + forward + mean-pool)",

@@ -5,7 +5,8 @@
 
 A tweet is fed as `<s> tokens </s>` (as in training) and the final-LayerNorm hidden states are pooled:
 `mean` averages all its positions (every token contributes; the default), `last` takes the </s>
-position, which under causal attention is the only one that has seen the whole tweet.
+position, which under causal attention is the only one that has seen the whole tweet, and `layers`
+concatenates the mean of every layer's states (embedding output, each block; (n_layer+1) x n_embd dims).
 Tweets longer than the context are truncated to it; empty lines become `<s> </s>`.
 """
 import argparse
@@ -22,7 +23,7 @@ from shared.data import read_lines
 from shared.errors import PlaygroundError
 from tokenizer import TweetTokenizer
 
-POOLINGS = ("mean", "last")
+POOLINGS = ("mean", "last", "layers")
 PRECISIONS = ("fp32", "bf16")
 
 
@@ -48,12 +49,26 @@ def encode_tweets(tok: TweetTokenizer, texts, block_size: int) -> list:
     return [ids[:block_size] for ids in tok.encode_batch(texts)]
 
 
+def layer_states(model: GPT, x) -> list:
+    """Hidden states after the embedding and after every block ([B, T, C] each; the last after ln_f),
+    captured with forward hooks so model.py keeps a single forward path."""
+    captured = []
+    hooks = [m.register_forward_hook(lambda mod, inp, out: captured.append(out)) for m in (model.drop, *model.blocks[:-1])]
+    try:
+        final = model.hidden_states(x)
+    finally:
+        for h in hooks:
+            h.remove()
+    return captured + [final]
+
+
 @torch.inference_mode()
 def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256, precision: str = "fp32") -> np.ndarray:
     if pooling not in POOLINGS:
         raise PlaygroundError(f"unknown pooling '{pooling}'; choose one of {', '.join(POOLINGS)}")
     pad = model.config.pad_id
-    out = np.zeros((len(id_lists), model.config.n_embd), dtype=np.float32)
+    width = model.config.n_embd * (model.config.n_layer + 1 if pooling == "layers" else 1)
+    out = np.zeros((len(id_lists), width), dtype=np.float32)
     # Batch tweets of similar length together so little compute goes to padding; rows go back in input order.
     order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
     for start in range(0, len(order), batch_size):
@@ -65,13 +80,13 @@ def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256
         # Right padding needs no attention mask: causal attention means real tokens never look at later pads.
         # bf16 matmuls (autocast keeps LayerNorm and softmax in fp32) run ~1.5-2x faster on CPUs with AVX-512 BF16
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
-            h = model.hidden_states(x).float()
-        if pooling == "mean":
-            keep = (torch.arange(x.size(1)) < lengths[:, None]).unsqueeze(-1).to(h.dtype)
-            v = (h * keep).sum(1) / lengths[:, None].to(h.dtype)
+            states = layer_states(model, x) if pooling == "layers" else [model.hidden_states(x)]
+        keep = (torch.arange(x.size(1)) < lengths[:, None]).unsqueeze(-1).float()
+        if pooling == "last":
+            v = states[0].float()[torch.arange(len(idx)), lengths - 1]
         else:
-            v = h[torch.arange(len(idx)), lengths - 1]
-        out[idx] = v.float().numpy()
+            v = torch.cat([(h.float() * keep).sum(1) / lengths[:, None] for h in states], dim=1)
+        out[idx] = v.numpy()
     return out
 
 

@@ -57,8 +57,8 @@ def plot_scores(results_path: Path, out: Path):
         ax.bar(np.arange(len(columns)) + (i - (len(bars) - 1) / 2) * width, [summary[key].get(c, 0) for c in columns],
                width, label=label, hatch="//" if key in ("SVM", "FastText", "RoBERTa-base") else None)
     ax.set_xticks(np.arange(len(columns)), columns)
-    ax.set(ylabel="official test metric", title="TweetEval, linear probe on frozen features")
-    ax.legend(fontsize=7, ncol=3)
+    ax.set(ylabel="official test metric", title="TweetEval, linear probe on frozen features", ylim=(0, 100))
+    ax.legend(fontsize=7, ncol=3, loc="upper left")
     save_figure(fig, out / "scores.png", data={k: summary[k] for k, _ in bars})
 
 

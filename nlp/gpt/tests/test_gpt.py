@@ -229,3 +229,20 @@ def test_sentiment_and_stance_on_synthetic_folders(quick_run, tmp_path):
     assert res["per_task"]["sentiment"]["tfidf"]["test"] > 90
     stance = res["per_task"]["stance"]["tfidf"]["test"]
     assert stance == pytest.approx(np.mean([res["per_task"][f"stance/{t}"]["tfidf"]["test"] for t in ("abortion", "atheism")]))
+
+
+def test_pooling_options_agree():
+    embed_mod = load_module(HERE / "embed.py")
+    model = tiny().eval()
+    ids = [[1, 5, 6, 7, 2], [1, 8, 2], [1, 2]]
+    mean = embed_mod.embed_ids(model, ids, "mean")
+    layers = embed_mod.embed_ids(model, ids, "layers")
+    last = embed_mod.embed_ids(model, ids, "last")
+    assert layers.shape == (3, 32 * 3) and np.allclose(layers[:, -32:], mean, atol=1e-6)
+    with torch.no_grad():  # batching with padding changes nothing: each tweet alone gives the same vector
+        for row, tweet in enumerate(ids):
+            h = model.hidden_states(torch.tensor([tweet]))[0]
+            assert np.allclose(mean[row], h.mean(0).numpy(), atol=1e-5)
+            assert np.allclose(last[row], h[-1].numpy(), atol=1e-5)
+    bf16 = embed_mod.embed_ids(model, ids, "mean", precision="bf16")
+    assert np.linalg.norm(bf16 - mean) / np.linalg.norm(mean) < 0.02
