@@ -144,7 +144,7 @@ class Reference:
         row = {"n": len(images_u8),
                "frechet_clf": frechet_distance(feats, self.test_feats),
                "mean_max_prob": probs.max(1).values.mean().item(),
-               "class_entropy_bits": float(-(p * p.log2()).sum()),
+               "class_entropy_bits": float(-(p * p.log2()).sum()) + 0.0,
                "class_histogram": [round(v, 4) for v in hist.tolist()]}
         if labels is not None and (np.asarray(labels) >= 0).all():
             labels = torch.as_tensor(np.asarray(labels))
@@ -177,10 +177,11 @@ class Reference:
 def run_suite(args, ref):
     """Every sample set of the README's tables; sample files are cached in --work-dir so a rerun resumes."""
     from diffusion import load_trained
-    from sample import generate, load_classifier, requested_labels
+    from sample import check_match, generate, load_classifier, requested_labels
 
-    model, diffusion, _ = load_trained(args.checkpoint)
+    model, diffusion, config = load_trained(args.checkpoint)
     guide = load_classifier(args.guidance_classifier) if args.guidance_classifier else None
+    check_match(guide, config)
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
 
@@ -232,16 +233,17 @@ def run_suite(args, ref):
         if guide is None:
             raise PlaygroundError("the guidance table needs --guidance-classifier (train_classifier.py checkpoint)")
         for s in args.guidance_scales:
-            imgs, labels, sec = samples(f"classifier_guidance_{s:g}", args.n_small, per_class=True, sampler="ddim",
+            imgs, labels, sec = samples(f"classifier_guidance_{s:g}", args.n_guidance, per_class=True, sampler="ddim",
                                         steps=50, classifier=guide, guidance=s)
             record("guidance", f"classifier guidance s={s:g} (unconditional UNet)", imgs, labels, sec,
                    method="classifier", scale=s)
         for w in args.cfg_scales:
-            imgs, labels, sec = samples(f"cfg_{w:g}", args.n_small, per_class=True, sampler="ddim", steps=50,
+            imgs, labels, sec = samples(f"cfg_{w:g}", args.n_guidance, per_class=True, sampler="ddim", steps=50,
                                         cfg_scale=w)
             record("guidance", f"classifier-free w={w:g}", imgs, labels, sec, method="classifier-free", scale=w)
     for table, rows in results.items():
-        save_csv([{k: v for k, v in r.items() if k != "class_histogram"} for r in rows], out / f"{table}.csv")
+        keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k != "class_histogram"]
+        save_csv([{k: r.get(k, "") for k in keys} for r in rows], out / f"{table}.csv")
 
 
 def float_list(text):
@@ -261,8 +263,9 @@ def main(argv=None):
     p.add_argument("--n", type=positive_int, default=5000, help="samples for the main unconditional row")
     p.add_argument("--n-small", type=positive_int, default=1000, help="samples per row of the sweeps")
     p.add_argument("--n-ddpm", type=positive_int, default=200, help="samples for the DDPM-1000 vs DDIM-50 row")
+    p.add_argument("--n-guidance", type=positive_int, default=500, help="samples per guidance scale (50 per digit)")
     p.add_argument("--steps-list", type=str, default="10,20,50,100", help="DDIM step counts for the steps table")
-    p.add_argument("--guidance-scales", type=str, default="0,1,2,4,8", help="classifier guidance scales s")
+    p.add_argument("--guidance-scales", type=str, default="0,0.5,1,2,4,8", help="classifier guidance scales s")
     p.add_argument("--cfg-scales", type=str, default="0,1,3", help="classifier-free guidance weights w")
     p.add_argument("--batch-size", type=positive_int, default=250)
     p.add_argument("--work-dir", type=Path, default=None, help="sample .npz cache for --suite (default <out>)")

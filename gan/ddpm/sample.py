@@ -35,7 +35,14 @@ def load_classifier(path, map_location="cpu"):
     cfg = UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["config"]["classifier_model"].items()})
     clf = NoisyClassifier(cfg)
     clf.load_state_dict(state["model"])
+    clf.schedule = (state["config"]["schedule"], state["config"]["T"])
     return clf.eval()
+
+
+def check_match(classifier, config):
+    if classifier is not None and classifier.schedule != (config["schedule"], config["T"]):
+        raise PlaygroundError(f"the classifier was trained for schedule/T {classifier.schedule}, the diffusion model "
+                              f"uses {(config['schedule'], config['T'])}; retrain it with matching --schedule/--T")
 
 
 def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condition="auto", cfg_scale=0.0,
@@ -107,6 +114,7 @@ def main(argv=None):
         raise PlaygroundError(f"--class must be a digit 0..9, got {args.klass}")
     model, diffusion, config = load_trained(args.checkpoint, ema=not args.no_ema)
     classifier = load_classifier(args.classifier) if args.classifier else None
+    check_match(classifier, config)
     labels = requested_labels(args.n, args.klass, args.per_class)
     t0 = time.time()
     x, _ = generate(model, diffusion, labels, args.sampler, args.steps, args.eta, args.condition, args.cfg_scale,

@@ -9,6 +9,7 @@ and samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two uncondition
 class-conditional rows 0..9).
 """
 import copy
+import sys
 import time
 from dataclasses import asdict
 
@@ -35,8 +36,8 @@ def get_args(argv=None):
     p = experiment_parser("ddpm", description=__doc__)
     p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
     g = p.add_argument_group("model")
-    g.add_argument("--base-channels", type=positive_int, default=32, help="UNet channels at full resolution")
-    g.add_argument("--channel-mult", type=str, default="1,2,2", help="channel multiplier per resolution level")
+    g.add_argument("--base-channels", type=positive_int, default=16, help="UNet channels at full resolution")
+    g.add_argument("--channel-mult", type=str, default="1,2,4", help="channel multiplier per resolution level")
     g.add_argument("--num-res-blocks", type=positive_int, default=1, help="residual blocks per level (down path)")
     g.add_argument("--attention-levels", type=str, default="2", help="levels with self-attention (2 = 7x7 / 8x8)")
     g.add_argument("--num-heads", type=positive_int, default=4)
@@ -50,8 +51,8 @@ def get_args(argv=None):
     g.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="noise schedule")
     g.add_argument("--T", type=positive_int, default=1000, help="diffusion steps")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--steps", type=positive_int, default=7000, help="optimizer steps")
-    g.add_argument("--batch-size", type=positive_int, default=128)
+    g.add_argument("--steps", type=positive_int, default=6000, help="optimizer steps")
+    g.add_argument("--batch-size", type=positive_int, default=64)
     g.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate after warmup")
     g.add_argument("--warmup", type=int, default=200, help="linear learning-rate warmup steps")
     g.add_argument("--lr-decay", action="store_true", default=True,
@@ -61,14 +62,16 @@ def get_args(argv=None):
     g.add_argument("--ema-decay", type=float, default=0.999, help="EMA of the weights used for sampling")
     g = p.add_argument_group("bookkeeping")
     g.add_argument("--log-every", type=positive_int, default=50)
-    g.add_argument("--sample-every", type=positive_int, default=2000, help="write a sample grid every N steps")
+    g.add_argument("--sample-every", type=positive_int, default=1000, help="write a sample grid every N steps")
     g.add_argument("--checkpoint-every", type=positive_int, default=500)
     g.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps for the training-time grids")
     g.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    g.add_argument("--stop-after", type=positive_int, default=None,
+                   help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
+    if "--quick" in (sys.argv[1:] if argv is None else argv):  # tiny defaults; flags given explicitly still win
+        p.set_defaults(steps=40, batch_size=16, base_channels=8, T=100, log_every=10, sample_every=20,
+                       checkpoint_every=20, sample_steps=5, warmup=5)
     args = p.parse_args(argv)
-    if args.quick:
-        args.steps, args.batch_size, args.base_channels, args.T = 40, 16, 16, 100
-        args.log_every, args.sample_every, args.checkpoint_every, args.sample_steps, args.warmup = 10, 20, 20, 5, 5
     if not 0 <= args.label_drop < 1 or not 0 <= args.ema_decay < 1 or not 0 <= args.dropout < 1:
         raise PlaygroundError("--label-drop, --ema-decay and --dropout must lie in [0, 1)")
     return args
@@ -151,7 +154,8 @@ def main(argv=None):
     y_all = None if args.unconditional else y_train
     running, t0 = 0.0, time.time()
     bar = tqdm(total=args.steps, initial=step, desc="train", disable=None, dynamic_ncols=True)
-    while step < args.steps:
+    stop_at = args.steps if args.stop_after is None else min(args.steps, step + args.stop_after)
+    while step < stop_at:
         idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
         x0 = x_train[idx].to(device)
         y = y_all[idx].to(device) if y_all is not None else None
@@ -178,7 +182,7 @@ def main(argv=None):
         if step % args.sample_every == 0 or step == args.steps:
             sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device)
             t0 = time.time()  # sampling time is not training time
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if step % args.checkpoint_every == 0 or step == stop_at:
             checkpoint()
     bar.close()
     print(f"done: {step} steps, {elapsed / 60:.1f} min of training, checkpoint {run.checkpoint_path}")

@@ -7,6 +7,7 @@ It is the UNet's downsampling trunk (same Encoder class) plus a pooling head, tr
 cross-entropy on x_t = q_sample(x_0, t) at uniformly random t, so it must match the diffusion
 model's schedule and T. At the end it reports test accuracy at several noise levels (accuracy.json).
 """
+import sys
 from dataclasses import asdict
 
 import torch
@@ -31,16 +32,16 @@ def main(argv=None):
     p.add_argument("--base-channels", type=positive_int, default=16)
     p.add_argument("--channel-mult", type=str, default="1,2,4")
     p.add_argument("--attention-levels", type=str, default="2")
-    p.add_argument("--steps", type=positive_int, default=2000)
-    p.add_argument("--batch-size", type=positive_int, default=128)
+    p.add_argument("--steps", type=positive_int, default=1500)
+    p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay")
     p.add_argument("--log-every", type=positive_int, default=50)
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--threads", type=positive_int, default=2)
+    if "--quick" in (sys.argv[1:] if argv is None else argv):  # tiny defaults; explicit flags still win
+        p.set_defaults(steps=30, batch_size=32, base_channels=8, log_every=10, checkpoint_every=10)
     args = p.parse_args(argv)
-    if args.quick:
-        args.steps, args.batch_size, args.base_channels, args.log_every, args.checkpoint_every = 30, 32, 8, 10, 10
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     device = resolve_device(args.device)

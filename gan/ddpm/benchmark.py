@@ -1,0 +1,88 @@
+"""Speed of the default MNIST config on this machine: training throughput and the two samplers.
+
+    python gan/ddpm/benchmark.py                 # ~4 minutes on 2 cores; writes benchmark.md / benchmark.json
+
+Timings do not depend on the weights, so it builds the default UNet (train.py's defaults) freshly
+unless --checkpoint is given. DDPM runs all T = 1000 steps on --n-ddpm images, DDIM-50 on --n-ddim
+images; the 10,000-image DDIM-50 time is extrapolated from the measured per-image time (batches of
+250, so the per-image cost is the same at any n that fills batches).
+"""
+import time
+from pathlib import Path
+
+import torch
+
+from diffusion import Diffusion
+from model import UNet, UNetConfig
+from sample import generate
+from shared.cli import experiment_parser, main_guard, positive_int
+from shared.plotting import save_json
+from train import get_args, int_list
+
+HERE = Path(__file__).resolve().parent
+
+
+def main(argv=None):
+    p = experiment_parser("ddpm_benchmark", description=__doc__)
+    p.add_argument("--checkpoint", type=Path, default=None, help="time this model instead of a fresh default UNet")
+    p.add_argument("--train-steps", type=positive_int, default=30)
+    p.add_argument("--n-ddim", type=positive_int, default=500)
+    p.add_argument("--n-ddpm", type=positive_int, default=50)
+    p.add_argument("--output", type=Path, default=HERE / "benchmark.md")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    torch.manual_seed(args.seed)
+    d = get_args([])  # train.py's defaults
+    cfg = UNetConfig(base_channels=d.base_channels, channel_mult=int_list(d.channel_mult),
+                     attention_levels=int_list(d.attention_levels), num_classes=10)
+    if args.checkpoint:
+        from diffusion import load_trained
+        model, diffusion, _ = load_trained(args.checkpoint)
+    else:
+        model, diffusion = UNet(cfg), Diffusion(d.schedule, d.T)
+    rows = []
+
+    # training: optimizer steps at the default batch size
+    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    x = torch.randn(d.batch_size, 1, 28, 28)
+    y = torch.randint(0, 10, (d.batch_size,))
+    model.train()
+    for i in range(args.train_steps + 3):
+        if i == 3:
+            t0 = time.time()
+        loss = diffusion.loss(model, x, y, d.label_drop)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    sec = (time.time() - t0) / args.train_steps
+    rows.append({"what": f"train step (batch {d.batch_size})", "seconds": sec, "images_per_s": d.batch_size / sec,
+                 "note": f"default {d.steps} steps -> {d.steps * sec / 60:.1f} min"})
+    model.eval()
+
+    timings = {}
+    for sampler, n, steps in (("ddim", args.n_ddim, 50), ("ddpm", args.n_ddpm, diffusion.T)):
+        t0 = time.time()
+        generate(model, diffusion, torch.full((n,), -1), sampler, steps, progress=False)
+        sec = time.time() - t0
+        timings[sampler] = sec / n
+        rows.append({"what": f"{sampler.upper()}-{steps}, {n} images", "seconds": sec, "images_per_s": n / sec,
+                     "note": f"{sec / n * 1000:.0f} ms per image"})
+    rows.append({"what": "DDIM-50, 10,000 images (extrapolated)", "seconds": timings["ddim"] * 10000,
+                 "images_per_s": 1 / timings["ddim"], "note": f"{timings['ddim'] * 10000 / 60:.1f} min"})
+    rows.append({"what": "speed-up DDIM-50 over DDPM-1000", "seconds": None, "images_per_s": None,
+                 "note": f"{timings['ddpm'] / timings['ddim']:.1f}x per image"})
+    lines = ["| what | seconds | images/s | note |", "|---|---:|---:|---|"]
+    for r in rows:
+        sec = "" if r["seconds"] is None else f"{r['seconds']:.2f}"
+        ips = "" if r["images_per_s"] is None else f"{r['images_per_s']:.1f}"
+        lines.append(f"| {r['what']} | {sec} | {ips} | {r['note']} |")
+    table = "\n".join(lines)
+    print(table)
+    args.output.write_text(f"Measured with `python gan/ddpm/benchmark.py` ({torch.get_num_threads()} torch threads, "
+                           f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M-parameter UNet).\n\n"
+                           + table + "\n")
+    save_json(rows, args.output.with_suffix(".json"))
+
+
+if __name__ == "__main__":
+    main_guard(main)()

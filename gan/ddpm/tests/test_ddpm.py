@@ -1,0 +1,231 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from shared.imports import load_module
+
+HERE = Path(__file__).resolve().parents[1]
+model = load_module(HERE / "model.py")
+diffusion = load_module(HERE / "diffusion.py")
+
+
+def tiny_unet(**kw):
+    cfg = dict(base_channels=8, channel_mult=(1, 2), attention_levels=(1,), num_heads=2, groups=4, dropout=0.0)
+    cfg.update(kw)
+    return model.UNet(model.UNetConfig(**cfg))
+
+
+@pytest.mark.parametrize("schedule", diffusion.SCHEDULES)
+def test_schedule_properties(schedule):
+    d = diffusion.Diffusion(schedule, 1000)
+    ab = d.alpha_bar
+    assert ((ab > 0) & (ab < 1)).all()
+    assert (ab[1:] < ab[:-1]).all()  # strictly decreasing: every step adds noise
+    assert ab[0] > 0.99 and ab[-1] < 1e-3  # starts near the data, ends near pure noise
+    assert ((d.betas > 0) & (d.betas < 1)).all()
+
+
+@pytest.mark.parametrize("schedule", diffusion.SCHEDULES)
+def test_closed_form_matches_iterated_forward_process(schedule):
+    torch.manual_seed(0)
+    d = diffusion.Diffusion(schedule, 200)
+    x0 = torch.tensor([-0.8, 0.1, 0.9]).repeat(20000, 1)  # 20k chains per start value
+    x = x0.clone()
+    for t in range(200):
+        x = (1 - d.betas[t]).sqrt().float() * x + d.betas[t].sqrt().float() * torch.randn_like(x)
+        if t in (9, 99, 199):
+            tt = torch.full((len(x0),), t)
+            closed = d.q_sample(x0, tt, torch.randn_like(x0))
+            ab = d.alpha_bar[t].item()
+            for sample in (x, closed):
+                assert torch.allclose(sample.mean(0), ab ** 0.5 * x0[0], atol=0.02)
+                assert torch.allclose(sample.var(0), torch.full((3,), 1 - ab), atol=0.02)
+
+
+def test_unet_shapes_for_both_datasets():
+    for size, ch in ((28, 1), (32, 3)):
+        m = model.UNet(model.UNetConfig(image_size=size, in_channels=ch, base_channels=16, num_classes=10))
+        x, t = torch.randn(2, ch, size, size), torch.tensor([0, 999])
+        assert m(x, t).shape == x.shape
+        assert m(x, t, torch.tensor([3, 10])).shape == x.shape  # 10 = the null label
+        clf = model.NoisyClassifier(model.UNetConfig(image_size=size, in_channels=ch, base_channels=16))
+        assert clf(x, t).shape == (2, 10)
+
+
+def test_adaptive_group_norm_uses_timestep_and_class():
+    torch.manual_seed(0)
+    m = tiny_unet(num_classes=10)
+    for p in m.parameters():  # undo zero-init so every path carries signal
+        if p.dim() > 1 and p.abs().sum() == 0:
+            nn.init.normal_(p, std=0.05)
+    x = torch.randn(1, 1, 28, 28)
+    base = m(x, torch.tensor([10]), torch.tensor([1]))
+    assert not torch.allclose(base, m(x, torch.tensor([500]), torch.tensor([1])))
+    assert not torch.allclose(base, m(x, torch.tensor([10]), torch.tensor([2])))
+
+
+def test_loss_falls_on_tiny_overfit_batch():
+    torch.manual_seed(0)
+    d = diffusion.Diffusion("cosine", 100)
+    m = tiny_unet()
+    x0 = torch.rand(8, 1, 28, 28) * 2 - 1
+    opt = torch.optim.Adam(m.parameters(), 5e-3)
+
+    def fixed_loss():  # same t and noise every time, so only the weights change it
+        g = torch.Generator().manual_seed(1)
+        t, noise = torch.randint(0, 100, (8,), generator=g), torch.randn(x0.shape, generator=g)
+        with torch.no_grad():
+            return F.mse_loss(m(d.q_sample(x0, t, noise), t), noise).item()
+
+    before = fixed_loss()
+    for _ in range(100):
+        loss = d.loss(m, x0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert fixed_loss() < 0.6 * before
+
+
+def test_ddim_eta0_is_deterministic_given_the_noise():
+    torch.manual_seed(0)
+    d = diffusion.Diffusion("linear", 100)
+    m = tiny_unet().eval()
+    for p in m.parameters():
+        nn.init.normal_(p, std=0.02)
+    x_T = torch.randn(4, 1, 28, 28)
+    a, _ = d.ddim_sample(m, x_T, steps=10, eta=0.0, generator=torch.Generator().manual_seed(1))
+    b, _ = d.ddim_sample(m, x_T, steps=10, eta=0.0, generator=torch.Generator().manual_seed(2))
+    assert torch.equal(a, b)
+    c, _ = d.ddim_sample(m, x_T, steps=10, eta=1.0, generator=torch.Generator().manual_seed(1))
+    e, _ = d.ddim_sample(m, x_T, steps=10, eta=1.0, generator=torch.Generator().manual_seed(2))
+    assert not torch.allclose(c, e)  # eta > 0 draws fresh noise
+    assert d.ddim_timesteps(10)[0] == 99 and d.ddim_timesteps(10)[-1] == 0
+
+
+class ToyClassifier(nn.Module):
+    """Class 0 = dark images, class 1 = bright images, judged from the mean pixel (and t)."""
+
+    def __init__(self, T):
+        super().__init__()
+        self.T = T
+        self.lin = nn.Linear(2, 2)
+
+    def forward(self, x, t):
+        return self.lin(torch.stack([x.mean((1, 2, 3)), t.float() / self.T], 1) * torch.tensor([10.0, 1.0]))
+
+
+@pytest.mark.parametrize("sampler", ["ddim", "ddpm"])
+def test_guidance_moves_a_trained_toy_classifier_toward_the_requested_class(sampler):
+    torch.manual_seed(0)
+    d = diffusion.Diffusion("cosine", 50)
+    clf = ToyClassifier(50)
+    opt = torch.optim.Adam(clf.parameters(), 0.05)
+    for _ in range(200):  # train on noised dark/bright images, like train_classifier.py
+        y = torch.randint(0, 2, (128,))
+        x0 = (y.float() - 0.5).reshape(-1, 1, 1, 1).expand(-1, 1, 28, 28) * 1.2
+        t = torch.randint(0, 50, (128,))
+        loss = F.cross_entropy(clf(d.q_sample(x0, t, torch.randn_like(x0)), t), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    unet = tiny_unet().eval()  # zero-initialised output: predicts eps = 0, a neutral model
+    x_T = torch.randn(64, 1, 28, 28)
+    t0 = torch.zeros(64, dtype=torch.long)
+    for target in (0, 1):
+        want = torch.full((64,), target)
+        plain, _ = d.sample(unet, x_T, sampler, steps=10, generator=torch.Generator().manual_seed(0))
+        guided, _ = d.sample(unet, x_T, sampler, steps=10, classifier=clf, guidance=30.0, cond_y=want,
+                             generator=torch.Generator().manual_seed(0))
+        p_plain = clf(plain, t0).softmax(1)[:, target].mean()
+        p_guided = clf(guided, t0).softmax(1)[:, target].mean()
+        assert p_guided > p_plain + 0.2 and p_guided > 0.8
+
+
+def test_classifier_free_guidance_extrapolates_from_unconditional():
+    torch.manual_seed(0)
+    d = diffusion.Diffusion("cosine", 100)
+    m = tiny_unet(num_classes=10)
+    for p in m.parameters():
+        nn.init.normal_(p, std=0.05)
+    x, t, y = torch.randn(3, 1, 28, 28), torch.tensor([5, 50, 90]), torch.tensor([1, 2, 3])
+    with torch.no_grad():
+        cond, uncond = m(x, t, y), m(x, t, torch.full_like(y, 10))
+        assert torch.allclose(d.eps(m, x, t, y, cfg_scale=2.0), 3 * cond - 2 * uncond, atol=1e-5)
+        assert torch.allclose(d.eps(m, x, t, None), uncond, atol=1e-6)  # no label = the null label
+
+
+def test_frechet_distance_book_values():
+    evaluate = load_module(HERE / "evaluate.py")
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=(20000, 3))
+    b = rng.normal(size=(20000, 3)) * 2 + 1
+    # N(0, I) vs N(1, 4I): |mu|^2 + tr(I + 4I - 2 * 2I) = 3 + 3 = 6
+    assert evaluate.frechet_distance(a, b) == pytest.approx(6.0, rel=0.03)
+    assert evaluate.frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
+
+
+# ---------------------------------------------------------------------- command lines
+def run(script, *args, tmp_path):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.run([sys.executable, str(HERE / script), *map(str, args)], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.slow
+def test_resume_equals_uninterrupted(tmp_path):
+    from shared.checkpoint import read_checkpoint
+
+    common = ["--quick", "--steps", "20", "--checkpoint-every", "5", "--sample-every", "100"]
+    r = run("train.py", *common, "--out", tmp_path / "full", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("train.py", *common, "--out", tmp_path / "split", "--stop-after", "8", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = run("train.py", *common, "--out", tmp_path / "split", "--resume", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "resumed from" in r.stdout
+    full, split = read_checkpoint(tmp_path / "full" / "checkpoint.pt"), read_checkpoint(tmp_path / "split" / "checkpoint.pt")
+    assert full["step"] == split["step"] == 20
+    for key in full["model"]:
+        assert torch.equal(full["model"][key], split["model"][key]), key
+        assert torch.equal(full["extra"]["ema"][key], split["extra"]["ema"][key]), key
+    losses = lambda p: [row.split('"loss": ')[1].split(",")[0] for row in p.read_text().splitlines()]  # noqa: E731
+    assert losses(tmp_path / "full" / "metrics.jsonl") == losses(tmp_path / "split" / "metrics.jsonl")
+
+
+@pytest.mark.slow
+def test_quick_train_sample_evaluate_end_to_end(tmp_path):
+    r = run("train.py", "--quick", "--out", tmp_path / "run", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert list((tmp_path / "run").glob("samples_*.png"))
+    r = run("train_classifier.py", "--quick", "--T", "100", "--out", tmp_path / "clf", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    ckpt, clf = tmp_path / "run" / "checkpoint.pt", tmp_path / "clf" / "checkpoint.pt"
+    r = run("sample.py", "--checkpoint", ckpt, "--n", "20", "--per-class", "--classifier", clf, "--guidance", "2",
+            "--steps", "5", "--output", tmp_path / "guided.png", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "guided.png").stat().st_size > 0
+    r = run("sample.py", "--checkpoint", ckpt, "--n", "30", "--steps", "5", "--cfg-scale", "1", "--class", "3",
+            "--output", tmp_path / "s.npz", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    data = np.load(tmp_path / "s.npz")
+    assert data["images"].shape == (30, 28, 28) and data["images"].dtype == np.uint8
+    assert (data["labels"] == 3).all()
+    r = run("evaluate.py", "--quick", "--samples", tmp_path / "s.npz", "--out", tmp_path / "eval", tmp_path=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "frechet_clf" in (tmp_path / "eval" / "eval.json").read_text()
+
+
+def test_bad_input_is_one_line_error(tmp_path):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint")
+    r = run("sample.py", "--checkpoint", bogus, "--output", tmp_path / "x.png", tmp_path=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
+    r = run("sample.py", "--checkpoint", bogus, "--output", tmp_path / "x.gif", tmp_path=tmp_path)
+    assert r.returncode == 2 and "error" in r.stderr
