@@ -127,3 +127,6 @@ def test_chapter6_scripts_are_deterministic(tmp_path):
     bad = subprocess.run([sys.executable, str(BOOK / "chapter6/windy_gridworld.py"), "--runs", "0"],
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "positive" in bad.stderr
+    bad = subprocess.run([sys.executable, str(BOOK / "chapter6/driving_home.py"), "--seed", "-1", "--out", str(tmp_path)],
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--seed" in bad.stderr and "Traceback" not in bad.stderr
