@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 from shared.errors import PlaygroundError
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -70,7 +68,10 @@ def experiment_parser(experiment: str, description: str = None) -> argparse.Argu
     return add_common_args(parser, experiment)
 
 
-def resolve_device(name: str) -> torch.device:
+def resolve_device(name: str):
+    """torch.device for --device (torch is imported here, so numpy-only scripts don't pay for it)."""
+    import torch
+
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
@@ -83,7 +84,7 @@ def resolve_device(name: str) -> torch.device:
 def _plain(value):
     if isinstance(value, Path):
         return str(value)
-    if isinstance(value, torch.device):
+    if type(value).__name__ == "device":  # torch.device
         return str(value)
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]

@@ -8,7 +8,6 @@ Every method acts on all runs at once: the state of 2,000 independent bandit pro
 (runs, k) array, and one time step is a handful of numpy operations on it. That is what makes
 the book's 2,000 x 1,000 experiments take a fraction of a second per curve.
 """
-import argparse
 import sys
 import time
 from dataclasses import dataclass
@@ -16,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cli import main_guard, positive_int
-from shared.errors import PlaygroundError
-
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # rl-book/, for common/
+from common.script import figure_parser  # noqa: E402
+from shared.cli import main_guard, positive_int  # noqa: E402
+from shared.errors import PlaygroundError  # noqa: E402
+
 K = 10
 
 
@@ -250,14 +251,11 @@ def make_figure(name: str, runs: int, steps: int, seed: int, out_dir: Path) -> P
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=positive_int, default=2000, help="independent bandit problems (book: 2000)")
+    parser = figure_parser(__doc__, HERE)
+    parser.add_argument("--runs", type=positive_int, default=2000, help="independent bandit problems (book: 2000; --quick: 200)")
     parser.add_argument("--steps", type=positive_int, default=1000, help="time steps per run (book: 1000)")
-    parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--figures", nargs="+", default=list(FIGURES), choices=FIGURES, metavar="FIG",
                         help=f"which figures to make, from {' '.join(FIGURES)}")
-    parser.add_argument("--out", type=Path, default=HERE, help="folder for the PNGs and JSON numbers")
-    parser.add_argument("--quick", action="store_true", help="200 runs instead of 2000")
     args = parser.parse_args(argv)
     runs = 200 if args.quick else args.runs
     for name in args.figures:
