@@ -122,8 +122,7 @@ def main(argv=None):
                        n_embd=args.n_embd, dropout=args.dropout, pad_id=tok.pad_id)
     model = GPT(config).to(device)
     print(f"model: {model.num_params() / 1e6:.2f}M parameters without embeddings, {model.num_params(False) / 1e6:.2f}M in all")
-    optimizer = torch.optim.AdamW(model.optimizer_groups(args.weight_decay), lr=args.lr, betas=(args.beta1, args.beta2),
-                                  fused=False)
+    optimizer = torch.optim.AdamW(model.optimizer_groups(args.weight_decay), lr=args.lr, betas=(args.beta1, args.beta2))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_lambda(args))
 
     step = 0
