@@ -234,7 +234,7 @@ def run_suite(args, ref):
             raise PlaygroundError("the guidance table needs --guidance-classifier (train_classifier.py checkpoint)")
         for s in args.guidance_scales:
             imgs, labels, sec = samples(f"classifier_guidance_{s:g}", args.n_guidance, per_class=True, sampler="ddim",
-                                        steps=50, classifier=guide, guidance=s)
+                                        steps=50, classifier=guide, guidance=s, condition="no")
             record("guidance", f"classifier guidance s={s:g} (unconditional UNet)", imgs, labels, sec,
                    method="classifier", scale=s)
         for w in args.cfg_scales:
@@ -261,7 +261,7 @@ def main(argv=None):
     p.add_argument("--tables", type=str, default="main,steps,ddpm,guidance",
                    help="which tables --suite fills (main, steps, ddpm, guidance)")
     p.add_argument("--n", type=positive_int, default=5000, help="samples for the main unconditional row")
-    p.add_argument("--n-small", type=positive_int, default=1000, help="samples per row of the sweeps")
+    p.add_argument("--n-small", type=positive_int, default=500, help="samples per row of the steps sweep and the conditional row")
     p.add_argument("--n-ddpm", type=positive_int, default=200, help="samples for the DDPM-1000 vs DDIM-50 row")
     p.add_argument("--n-guidance", type=positive_int, default=500, help="samples per guidance scale (50 per digit)")
     p.add_argument("--steps-list", type=str, default="10,20,50,100", help="DDIM step counts for the steps table")
