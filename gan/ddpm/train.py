@@ -132,7 +132,7 @@ def main(argv=None):
               "params": sum(p.numel() for p in model.parameters())}
     run = Run(args.out, config=config)
     config = run.config  # plain JSON types, as the checkpoint must hold
-    step, elapsed = 0, 0.0
+    step, elapsed, running = 0, 0.0, 0.0  # running: loss summed since the last log row
     if args.resume and run.checkpoint_path.exists():
         state = load_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler,
                                 map_location=device)
@@ -141,18 +141,18 @@ def main(argv=None):
                 raise PlaygroundError(f"checkpoint was trained with {key}={state['config'].get(key)}, not "
                                       f"{config[key]}; resume with the same flags or use another --out")
         ema.load_state_dict(state["extra"]["ema"])
-        step, elapsed = state["step"], state["extra"]["elapsed"]
+        step, elapsed, running = state["step"], state["extra"]["elapsed"], state["extra"]["running"]
         run.truncate_metrics(step)
         print(f"resumed from {run.checkpoint_path} at step {step}")
     print(f"UNet {config['params'] / 1e6:.2f}M params, {len(x_train)} {args.dataset} images, {args.steps} steps")
 
     def checkpoint():
         save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
-                        config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed})
+                        config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed, "running": running})
 
     model.train()
     y_all = None if args.unconditional else y_train
-    running, t0 = 0.0, time.time()
+    t0 = time.time()
     bar = tqdm(total=args.steps, initial=step, desc="train", disable=None, dynamic_ncols=True)
     stop_at = args.steps if args.stop_after is None else min(args.steps, step + args.stop_after)
     while step < stop_at:
