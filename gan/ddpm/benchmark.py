@@ -1,6 +1,6 @@
 """Speed of the default MNIST config on this machine: training throughput and the two samplers.
 
-    python gan/ddpm/benchmark.py                 # ~2 minutes on 2 cores; writes benchmark.md / benchmark.json
+    python gan/ddpm/benchmark.py                 # ~4 minutes on 2 cores; writes benchmark.md / benchmark.json
 
 Timings do not depend on the weights, so it builds the default UNet (train.py's defaults) freshly
 unless --checkpoint is given. DDPM (all T = 1000 steps) and DDIM-50 run on the same --n-ddpm images
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from diffusion import Diffusion
+from diffusion import Diffusion, autocast
 from model import UNet, UNetConfig
 from sample import generate
 from shared.cli import experiment_parser, main_guard, positive_int
@@ -42,37 +42,59 @@ def main(argv=None):
         model, diffusion = UNet(cfg), Diffusion(d.schedule, d.T)
     rows = []
 
-    # training: optimizer steps at the default batch size
-    opt = torch.optim.Adam(model.parameters(), 1e-3)
+    # training: optimizer steps at the default batch size, in the default precision and in fp32 for comparison
     x = torch.randn(d.batch_size, 1, 28, 28)
     y = torch.randint(0, 10, (d.batch_size,))
     model.train()
-    for i in range(args.train_steps + 3):
-        if i == 3:
-            t0 = time.time()
-        loss = diffusion.loss(model, x, y, d.label_drop)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    sec = (time.time() - t0) / args.train_steps
-    rows.append({"what": f"train step (batch {d.batch_size})", "seconds": sec, "images_per_s": d.batch_size / sec,
-                 "note": f"default {d.steps} steps -> {d.steps * sec / 60:.1f} min"})
+    for precision in (d.precision, *({"fp32", "bf16"} - {d.precision})):
+        opt = torch.optim.Adam(model.parameters(), 1e-5)
+        for i in range(args.train_steps + 3):
+            if i == 3:
+                t0 = time.time()
+            with autocast("cpu", precision):
+                loss = diffusion.loss(model, x, y, d.label_drop)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sec = (time.time() - t0) / args.train_steps
+        rows.append({"what": f"train step (batch {d.batch_size}, {precision})", "seconds": sec,
+                     "images_per_s": d.batch_size / sec, "note": f"{d.steps} steps -> {d.steps * sec / 60:.1f} min"
+                     + (" (the default)" if precision == d.precision else "")})
     model.eval()
 
     timings = {}
     # the speed-up is measured at one batch size (n_ddpm images each); the 10k time from a full batch of 250
-    for key, sampler, n, steps in (("ddim", "ddim", args.n_ddpm, 50), ("ddpm", "ddpm", args.n_ddpm, diffusion.T),
-                                   ("ddim_full", "ddim", args.n_ddim, 50)):
+    for key, sampler, n, steps, precision in (("ddim", "ddim", args.n_ddpm, 50, "bf16"),
+                                              ("ddim_fp32", "ddim", args.n_ddpm, 50, "fp32"),
+                                              ("ddpm", "ddpm", args.n_ddpm, diffusion.T, "bf16"),
+                                              ("ddim_full", "ddim", args.n_ddim, 50, "bf16")):
         t0 = time.time()
-        generate(model, diffusion, torch.full((n,), -1), sampler, steps, progress=False)
+        generate(model, diffusion, torch.full((n,), -1), sampler, steps, progress=False, precision=precision)
         sec = time.time() - t0
         timings[key] = sec / n
-        rows.append({"what": f"{sampler.upper()}-{steps}, {n} images (batch {min(n, 250)})", "seconds": sec,
-                     "images_per_s": n / sec, "note": f"{sec / n * 1000:.0f} ms per image"})
-    rows.append({"what": "speed-up DDIM-50 over DDPM-1000 (same batch)", "seconds": None, "images_per_s": None,
+        rows.append({"what": f"{sampler.upper()}-{steps}, {n} images (batch {min(n, 250)}, {precision})",
+                     "seconds": sec, "images_per_s": n / sec, "note": f"{sec / n * 1000:.0f} ms per image"})
+    # torch.compile: a one-off compile (first call), then fused kernels for every step
+    compiled = torch.compile(model)
+    t0 = time.time()
+    generate(compiled, diffusion, torch.full((min(args.n_ddim, 250),), -1), "ddim", 1, progress=False)
+    compile_sec = time.time() - t0
+    t0 = time.time()
+    generate(compiled, diffusion, torch.full((args.n_ddim,), -1), "ddim", 50, progress=False)
+    sec = time.time() - t0
+    timings["ddim_compiled"] = sec / args.n_ddim
+    rows.append({"what": f"DDIM-50, {args.n_ddim} images (batch {min(args.n_ddim, 250)}, bf16, torch.compile)",
+                 "seconds": sec, "images_per_s": args.n_ddim / sec,
+                 "note": f"{sec / args.n_ddim * 1000:.0f} ms per image, after a {compile_sec:.0f} s compile"})
+    rows.append({"what": "speed-up DDIM-50 over DDPM-1000 (same batch, bf16)", "seconds": None, "images_per_s": None,
                  "note": f"{timings['ddpm'] / timings['ddim']:.1f}x per image"})
+    rows.append({"what": "speed-up of bf16 over fp32 (DDIM-50, same batch)", "seconds": None, "images_per_s": None,
+                 "note": f"{timings['ddim_fp32'] / timings['ddim']:.1f}x per image"})
     rows.append({"what": "DDIM-50, 10,000 images (extrapolated)", "seconds": timings["ddim_full"] * 10000,
                  "images_per_s": 1 / timings["ddim_full"], "note": f"{timings['ddim_full'] * 10000 / 60:.1f} min"})
+    total = compile_sec + timings["ddim_compiled"] * 10000
+    rows.append({"what": "DDIM-50, 10,000 images with --compile (extrapolated, compile included)", "seconds": total,
+                 "images_per_s": 10000 / total, "note": f"{total / 60:.1f} min"})
     lines = ["| what | seconds | images/s | note |", "|---|---:|---:|---|"]
     for r in rows:
         sec = "" if r["seconds"] is None else f"{r['seconds']:.2f}"

@@ -10,6 +10,13 @@ import torch
 import torch.nn.functional as F
 
 SCHEDULES = ("linear", "cosine")
+PRECISIONS = ("bf16", "fp32")
+
+
+def autocast(device, precision: str):
+    """bf16 autocast for the networks' matmuls and convolutions (about 2x faster on a CPU with AVX512-BF16);
+    the weights, the optimizer and the diffusion arithmetic stay in float32."""
+    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def make_betas(schedule: str, T: int) -> torch.Tensor:
@@ -51,15 +58,15 @@ class Diffusion:
         if y is not None and label_drop > 0:  # classifier-free guidance: sometimes train the unconditional model
             drop = torch.rand(y.shape, device=y.device) < label_drop
             y = torch.where(drop, torch.full_like(y, model.cfg.num_classes), y)
-        return F.mse_loss(model(self.q_sample(x0, t, noise), t, y), noise)
+        return F.mse_loss(model(self.q_sample(x0, t, noise), t, y).float(), noise)
 
     # ------------------------------------------------------------------ guidance
     def eps(self, model, x, t, y=None, cfg_scale: float = 0.0):
         """eps_theta, with classifier-free guidance (1 + w) eps(x, y) - w eps(x, null) when cfg_scale = w > 0."""
         if y is None or cfg_scale == 0:
-            return model(x, t, y)
+            return model(x, t, y).float()
         null = torch.full_like(y, model.cfg.num_classes)
-        e = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null]))
+        e = model(torch.cat([x, x]), torch.cat([t, t]), torch.cat([y, null])).float()
         cond, uncond = e.chunk(2)
         return cond + cfg_scale * (cond - uncond)
 
@@ -68,7 +75,7 @@ class Diffusion:
         """grad_x log p_phi(y | x_t, t)."""
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
-            log_probs = F.log_softmax(classifier(x, t), dim=-1)
+            log_probs = F.log_softmax(classifier(x, t).float(), dim=-1)
             selected = log_probs[torch.arange(len(y)), y].sum()
             return torch.autograd.grad(selected, x)[0]
 

@@ -5,7 +5,8 @@
 - loss.png: training loss; samples_unconditional.png, samples_classifier_guided.png (one row per digit),
   samples_cfg.png: grids from the evaluated sample sets; trajectory.png: x_t of a few DDIM-50 samples
   from noise to digit (made here, seconds); steps.png: Frechet distance vs sampling steps;
-  guidance.png: guidance scale vs class accuracy and within-class diversity.
+  guidance.png: guidance scale vs class accuracy and within-class diversity (classifier guidance of the
+  unconditional and of the conditional UNet, classifier-free guidance).
 """
 import json
 from pathlib import Path
@@ -82,6 +83,7 @@ def main(argv=None):
         if (args.results_dir / "guidance.json").exists() else []
     clf_rows = [r for r in guidance if r["method"] == "classifier"]
     cfg_rows = [r for r in guidance if r["method"] == "classifier-free"]
+    cond_rows = [r for r in guidance if r["method"] == "classifier+conditional"]
     if clf_rows:
         s = args.guidance_scale
         if s is None:
@@ -89,6 +91,11 @@ def main(argv=None):
             s = min(good) if good else max(r["scale"] for r in clf_rows)
         grid_from_npz(ev / f"classifier_guidance_{s:g}.npz", fig_dir / "samples_classifier_guided.png",
                       n_per_class=10, title=f"classifier guidance s={s:g}, one row per digit")
+    if cond_rows:  # the paper's headline setting (ADM-G): conditional UNet + classifier guidance
+        good = [r["scale"] for r in cond_rows if r["requested_accuracy"] >= 0.95]
+        s = min(good) if good else max(r["scale"] for r in cond_rows)
+        grid_from_npz(ev / f"cond_classifier_guidance_{s:g}.npz", fig_dir / "samples_conditional_guided.png",
+                      n_per_class=10, title=f"conditional UNet + classifier guidance s={s:g} (ADM-G)")
     if cfg_rows:
         w = max(r["scale"] for r in cfg_rows)
         grid_from_npz(ev / f"cfg_{w:g}.npz", fig_dir / "samples_cfg.png", n_per_class=10,
@@ -114,7 +121,8 @@ def main(argv=None):
 
     if guidance:
         fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
-        for rows_, name, marker in ((clf_rows, "classifier guidance (scale s)", "o-"),
+        for rows_, name, marker in ((clf_rows, "classifier guidance, unconditional UNet (s)", "o-"),
+                                    (cond_rows, "classifier guidance, conditional UNet (s)", "^-"),
                                     (cfg_rows, "classifier-free (weight w)", "s--")):
             if not rows_:
                 continue

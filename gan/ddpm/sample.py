@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from diffusion import load_trained, to_uint8
+from diffusion import PRECISIONS, autocast, load_trained, to_uint8
 from shared.cli import experiment_parser, main_guard, non_negative_float, positive_int
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid
@@ -46,7 +46,8 @@ def check_match(classifier, config):
 
 
 def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condition="auto", cfg_scale=0.0,
-             classifier=None, guidance=0.0, batch_size=250, seed=0, trajectory_every=0, progress=True):
+             classifier=None, guidance=0.0, batch_size=250, seed=0, trajectory_every=0, progress=True,
+             precision="bf16"):
     """Sample len(labels) images (labels[i] = -1: unconditional). Returns (float images in [-1, 1], trajectory)."""
     labels = torch.as_tensor(labels, dtype=torch.long)
     if guidance > 0 and classifier is None:
@@ -69,9 +70,10 @@ def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condit
         y = None
         if cfg.num_classes and condition == "yes":
             y = torch.where(want < 0, torch.full_like(want, cfg.num_classes), want)
-        x, tr = diffusion.sample(model, x_T, sampler=sampler, steps=steps, eta=eta, y=y, cond_y=want.clamp(min=0),
-                                 cfg_scale=cfg_scale, classifier=classifier, guidance=guidance, generator=gen,
-                                 trajectory_every=trajectory_every, progress=bar)
+        with autocast(x_T.device, precision):
+            x, tr = diffusion.sample(model, x_T, sampler=sampler, steps=steps, eta=eta, y=y, cond_y=want.clamp(min=0),
+                                     cfg_scale=cfg_scale, classifier=classifier, guidance=guidance, generator=gen,
+                                     trajectory_every=trajectory_every, progress=bar)
         out.append(x)
         traj.append(tr)
     bar.close()
@@ -106,6 +108,10 @@ def main(argv=None):
     p.add_argument("--nrow", type=positive_int, default=None, help="grid columns (default 10 per class, else 8)")
     p.add_argument("--output", type=Path, required=True, help=".png grid or .npz (uint8 images + labels)")
     p.add_argument("--threads", type=positive_int, default=2)
+    p.add_argument("--precision", choices=PRECISIONS, default="bf16",
+                   help="autocast precision of the networks (bf16: ~2.5x faster sampling on this CPU)")
+    p.add_argument("--compile", action="store_true",
+                   help="torch.compile the UNet first (~1 min, then ~10-15%% faster steps; pays off from ~5,000 images)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     if args.output.suffix not in (".png", ".npz"):
@@ -113,12 +119,14 @@ def main(argv=None):
     if args.klass is not None and not 0 <= args.klass <= 9:
         raise PlaygroundError(f"--class must be a digit 0..9, got {args.klass}")
     model, diffusion, config = load_trained(args.checkpoint, ema=not args.no_ema)
+    if args.compile:
+        model = torch.compile(model)
     classifier = load_classifier(args.classifier) if args.classifier else None
     check_match(classifier, config)
     labels = requested_labels(args.n, args.klass, args.per_class)
     t0 = time.time()
     x, _ = generate(model, diffusion, labels, args.sampler, args.steps, args.eta, args.condition, args.cfg_scale,
-                    classifier, args.guidance, args.batch_size, args.seed)
+                    classifier, args.guidance, args.batch_size, args.seed, precision=args.precision)
     seconds = time.time() - t0
     args.output.parent.mkdir(parents=True, exist_ok=True)
     if args.output.suffix == ".npz":

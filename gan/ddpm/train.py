@@ -1,6 +1,6 @@
 """Train the diffusion UNet (eps-prediction, EMA) on MNIST or CIFAR-10.
 
-    python gan/ddpm/train.py --dataset mnist                # default: ~30 min on a 2-core CPU
+    python gan/ddpm/train.py --dataset mnist                # default: ~42 min on a 2-core CPU
     python gan/ddpm/train.py --dataset mnist --quick        # smoke test, seconds
     python gan/ddpm/train.py --dataset mnist --resume       # continue runs/ddpm from its checkpoint
 
@@ -16,7 +16,7 @@ from dataclasses import asdict
 import torch
 from tqdm import tqdm
 
-from diffusion import SCHEDULES, Diffusion, load_dataset
+from diffusion import PRECISIONS, SCHEDULES, Diffusion, autocast, load_dataset
 from model import UNet, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.cli import Run, experiment_parser, main_guard, positive_float, positive_int, resolve_device
@@ -36,7 +36,7 @@ def get_args(argv=None):
     p = experiment_parser("ddpm", description=__doc__)
     p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
     g = p.add_argument_group("model")
-    g.add_argument("--base-channels", type=positive_int, default=16, help="UNet channels at full resolution")
+    g.add_argument("--base-channels", type=positive_int, default=24, help="UNet channels at full resolution")
     g.add_argument("--channel-mult", type=str, default="1,2,4", help="channel multiplier per resolution level")
     g.add_argument("--num-res-blocks", type=positive_int, default=1, help="residual blocks per level (down path)")
     g.add_argument("--attention-levels", type=str, default="2", help="levels with self-attention (2 = 7x7 / 8x8)")
@@ -45,13 +45,13 @@ def get_args(argv=None):
     g.add_argument("--unconditional", action="store_true",
                    help="no class embedding (default: class-conditional with label dropout, which also gives the "
                         "unconditional model through the null label)")
-    g.add_argument("--label-drop", type=float, default=0.1,
+    g.add_argument("--label-drop", type=float, default=0.2,
                    help="probability of replacing the label by the null label (classifier-free guidance)")
     g = p.add_argument_group("diffusion")
     g.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="noise schedule")
     g.add_argument("--T", type=positive_int, default=1000, help="diffusion steps")
     g = p.add_argument_group("optimisation")
-    g.add_argument("--steps", type=positive_int, default=6000, help="optimizer steps")
+    g.add_argument("--steps", type=positive_int, default=7000, help="optimizer steps")
     g.add_argument("--batch-size", type=positive_int, default=64)
     g.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate after warmup")
     g.add_argument("--warmup", type=int, default=200, help="linear learning-rate warmup steps")
@@ -66,6 +66,8 @@ def get_args(argv=None):
     g.add_argument("--checkpoint-every", type=positive_int, default=500)
     g.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps for the training-time grids")
     g.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    g.add_argument("--precision", choices=PRECISIONS, default="bf16",
+                   help="autocast precision of the UNet's forward pass (bf16: ~2x faster on this CPU)")
     g.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
     if "--quick" in (sys.argv[1:] if argv is None else argv):  # tiny defaults; flags given explicitly still win
@@ -94,13 +96,14 @@ def batch_indices(step, n, batch_size, seed):
 
 
 @torch.no_grad()
-def sample_grid(ema, diffusion, cfg, steps, path, device):
+def sample_grid(ema, diffusion, cfg, steps, path, device, precision):
     g = torch.Generator().manual_seed(1234)  # fixed noise: grids from different steps are comparable
     x_T = torch.randn(40, cfg.in_channels, cfg.image_size, cfg.image_size, generator=g).to(device)
     y = None
     if cfg.num_classes:
         y = torch.cat([torch.full((20,), cfg.num_classes), torch.arange(20) % 10]).to(device)
-    x, _ = diffusion.ddim_sample(ema, x_T, steps=steps, y=y)
+    with autocast(device, precision):
+        x, _ = diffusion.ddim_sample(ema, x_T, steps=steps, y=y)
     save_image_grid((x.cpu() + 1) / 2, path, nrow=10)
 
 
@@ -159,7 +162,8 @@ def main(argv=None):
         idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
         x0 = x_train[idx].to(device)
         y = y_all[idx].to(device) if y_all is not None else None
-        loss = diffusion.loss(model, x0, y, args.label_drop)
+        with autocast(device, args.precision):
+            loss = diffusion.loss(model, x0, y, args.label_drop)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
@@ -180,7 +184,8 @@ def main(argv=None):
             bar.set_postfix(loss=f"{running / args.log_every:.4f}", img_s=f"{rate:.0f}")
             running, t0 = 0.0, now
         if step % args.sample_every == 0 or step == args.steps:
-            sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device)
+            sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device,
+                        args.precision)
             t0 = time.time()  # sampling time is not training time
         if step % args.checkpoint_every == 0 or step == stop_at:
             checkpoint()

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from diffusion import SCHEDULES, Diffusion, load_dataset
+from diffusion import PRECISIONS, SCHEDULES, Diffusion, autocast, load_dataset
 from model import NoisyClassifier, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared.cli import Run, experiment_parser, main_guard, positive_float, positive_int, resolve_device
@@ -29,16 +29,17 @@ def main(argv=None):
     p.add_argument("--dataset", choices=("mnist", "cifar10"), default="mnist")
     p.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="must match the diffusion model")
     p.add_argument("--T", type=positive_int, default=1000, help="must match the diffusion model")
-    p.add_argument("--base-channels", type=positive_int, default=16)
+    p.add_argument("--base-channels", type=positive_int, default=24)
     p.add_argument("--channel-mult", type=str, default="1,2,4")
     p.add_argument("--attention-levels", type=str, default="2")
-    p.add_argument("--steps", type=positive_int, default=1500)
+    p.add_argument("--steps", type=positive_int, default=3000)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=positive_float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay")
     p.add_argument("--log-every", type=positive_int, default=50)
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--threads", type=positive_int, default=2)
+    p.add_argument("--precision", choices=PRECISIONS, default="bf16", help="autocast precision of the forward pass")
     if "--quick" in (sys.argv[1:] if argv is None else argv):  # tiny defaults; explicit flags still win
         p.set_defaults(steps=30, batch_size=32, base_channels=8, log_every=10, checkpoint_every=10)
     args = p.parse_args(argv)
@@ -76,7 +77,8 @@ def main(argv=None):
         idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
         x0, y = x_train[idx].to(device), y_train[idx].to(device)
         t = torch.randint(0, args.T, (len(y),), device=device)
-        logits = clf(diffusion.q_sample(x0, t, torch.randn_like(x0)), t)
+        with autocast(device, args.precision):
+            logits = clf(diffusion.q_sample(x0, t, torch.randn_like(x0)), t).float()
         loss = F.cross_entropy(logits, y)
         opt.zero_grad(set_to_none=True)
         loss.backward()

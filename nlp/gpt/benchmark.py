@@ -53,16 +53,20 @@ def main(argv=None):
     x = torch.randint(3, cfg.vocab_size, (d.batch_size, cfg.block_size))
     rows = []
 
-    def train_step(reference=False):
-        _, loss = model(x, x, reference=reference)
+    def train_step(reference=False, precision="fp32"):
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+            _, loss = model(x, x, reference=reference)
         loss.backward()
         opt.step()
         opt.zero_grad(set_to_none=True)
 
-    for reference in (False, True):
+    for reference in (False, True):  # fp32 first: the FLOP/s row below uses it
         t = median_time(lambda: train_step(reference), args.repeats)
-        rows.append({"what": f"training step, {'reference' if reference else 'SDPA'} attention",
+        rows.append({"what": f"training step, {'reference' if reference else 'SDPA'} attention, fp32",
                      "value": d.batch_size * cfg.block_size / t, "unit": "tokens/s"})
+    t = median_time(lambda: train_step(precision="bf16"), args.repeats)
+    rows.append({"what": f"training step, SDPA attention, bf16 autocast{' (the default)' if d.precision == 'bf16' else ''}",
+                 "value": d.batch_size * cfg.block_size / t, "unit": "tokens/s"})
     # 6 flops per parameter per token (forward 2, backward 4), the tied head counted once
     rows.append({"what": "training throughput in GFLOP/s (6 N per token, attention excluded)",
                  "value": 6 * model.num_params(False) * rows[0]["value"] / 1e9, "unit": "GFLOP/s"})

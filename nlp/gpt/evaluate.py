@@ -112,7 +112,7 @@ def file_digest(path) -> str:
 
 
 def cached_embeddings(model, tok, texts, key: str, pooling: str, precision: str = "fp32") -> np.ndarray:
-    h = hashlib.sha1(f"{key}|{pooling}|{precision}|{len(texts)}".encode())
+    h = hashlib.sha1(f"{key}|{pooling}|{precision}|{len(texts)}|whitespace-normalized".encode())
     for t in texts:
         h.update(t.encode("utf-8", "surrogatepass") + b"\n")
     path = cache_dir("gpt/embeddings") / f"{h.hexdigest()[:20]}.npy"

@@ -161,7 +161,7 @@ class GPT(nn.Module):
         logits = self.lm_head(self.hidden_states(idx, reference=reference))
         loss = None
         if targets is not None:
-            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=self.config.pad_id)
+            loss = F.cross_entropy(logits.float().view(-1, logits.size(-1)), targets.reshape(-1), ignore_index=self.config.pad_id)
         return logits, loss
 
     def optimizer_groups(self, weight_decay: float):

@@ -1,6 +1,6 @@
 """Pre-train a small GPT on tweets (the train + val texts of TweetEval) with next-token prediction.
 
-    python nlp/gpt/train.py                      # default config, ~20 min on a 2-core CPU -> runs/gpt/
+    python nlp/gpt/train.py                      # default config, ~25 min on a 2-core CPU -> runs/gpt/
     python nlp/gpt/train.py --quick --out /tmp/g # smoke test, seconds
     python nlp/gpt/train.py --resume             # continue runs/gpt/checkpoint.pt exactly where it stopped
 
@@ -39,7 +39,7 @@ def parse_args(argv=None):
     o = p.add_argument_group("optimization")
     o.add_argument("--batch-size", type=positive_int, default=16, help="sequences per micro-batch")
     o.add_argument("--grad-accum", type=positive_int, default=2, help="micro-batches summed into one optimizer step")
-    o.add_argument("--max-steps", type=positive_int, default=1200, help="optimizer steps (the cosine schedule's length)")
+    o.add_argument("--max-steps", type=positive_int, default=3200, help="optimizer steps (the cosine schedule's length)")
     o.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this step without changing the schedule; --resume continues")
     o.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate")
@@ -57,6 +57,9 @@ def parse_args(argv=None):
     d.add_argument("--log-interval", type=positive_int, default=10, help="steps between train-loss log rows")
     d.add_argument("--ckpt-interval", type=positive_int, default=250, help="steps between checkpoints")
     d.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    o.add_argument("--precision", choices=("bf16", "fp32"), default="bf16",
+                   help="autocast precision of the forward pass; bf16 matmuls are ~1.6x faster on a CPU with "
+                        "AVX-512 BF16, while weights, gradients and AdamW stay fp32")
     args = p.parse_args(argv)
     if args.quick:
         defaults = {a.dest: a.default for a in p._actions}
@@ -149,7 +152,8 @@ def main(argv=None):
         loss_sum = 0.0
         for _ in range(args.grad_accum):
             x, y = train.batch(args.batch_size, g)
-            _, loss = model(x.to(device), y.to(device))
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.precision == "bf16"):
+                _, loss = model(x.to(device), y.to(device))
             (loss / args.grad_accum).backward()  # the sum of micro-batch grads = the grad of the big batch's mean
             loss_sum += loss.item() / args.grad_accum
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip if args.grad_clip > 0 else float("inf"))

@@ -246,3 +246,12 @@ def test_pooling_options_agree():
             assert np.allclose(last[row], h[-1].numpy(), atol=1e-5)
     bf16 = embed_mod.embed_ids(model, ids, "mean", precision="bf16")
     assert np.linalg.norm(bf16 - mean) / np.linalg.norm(mean) < 0.02
+
+
+def test_whitespace_does_not_change_the_vector(tok):
+    """Blank runs are no signal (and an annotation artifact in TweetEval irony): 'a  b  ' embeds as 'a b'."""
+    embed_mod = load_module(HERE / "embed.py")
+    model = tiny(vocab_size=tok.vocab_size).eval()
+    spaced, plain, other = embed_mod.embed_texts(model, tok, ["  I love\tthis  so much  ", "I love this so much", "I love that"])
+    assert np.array_equal(spaced, plain)
+    assert not np.allclose(plain, other)
