@@ -4,7 +4,7 @@ import json
 import pytest
 import torch
 
-from shared.cli import Run, experiment_parser, positive_int, read_metrics, resolve_device
+from shared.cli import Run, autocast, experiment_parser, positive_int, read_metrics, resolve_device
 from shared.errors import PlaygroundError
 
 
@@ -29,6 +29,16 @@ def test_resolve_device():
     if not torch.cuda.is_available():
         with pytest.raises(PlaygroundError, match="no CUDA"):
             resolve_device("cuda")
+
+
+def test_autocast_precisions():
+    w, x = torch.randn(8, 8), torch.randn(4, 8)
+    with autocast("cpu", "bf16"):
+        assert (x @ w).dtype == torch.bfloat16  # matmuls run in bfloat16
+    with autocast("cpu", "fp32"):
+        assert (x @ w).dtype == torch.float32
+    with pytest.raises(PlaygroundError, match="unknown precision"):
+        autocast("cpu", "fp16")
 
 
 def test_run_folder_config_and_metrics(tmp_path):

@@ -10,13 +10,6 @@ import torch
 import torch.nn.functional as F
 
 SCHEDULES = ("linear", "cosine")
-PRECISIONS = ("bf16", "fp32")
-
-
-def autocast(device, precision: str):
-    """bf16 autocast for the networks' matmuls and convolutions (about 2x faster on a CPU with AVX512-BF16);
-    the weights, the optimizer and the diffusion arithmetic stay in float32."""
-    return torch.autocast(device_type=torch.device(device).type, dtype=torch.bfloat16, enabled=precision == "bf16")
 
 
 def make_betas(schedule: str, T: int) -> torch.Tensor:

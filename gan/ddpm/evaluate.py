@@ -31,7 +31,7 @@ from tqdm import tqdm
 
 from model import MNISTClassifier
 from shared.checkpoint import atomic_torch_save
-from shared.cli import experiment_parser, main_guard, positive_int
+from shared.cli import PRECISIONS, experiment_parser, main_guard, positive_int
 from shared.data import mnist
 from shared.errors import PlaygroundError
 from shared.plotting import save_csv, save_json
@@ -177,11 +177,11 @@ class Reference:
 def run_suite(args, ref):
     """Every sample set of the README's tables; sample files are cached in --work-dir so a rerun resumes."""
     from diffusion import load_trained
-    from sample import check_match, generate, load_classifier, requested_labels
+    from sample import check_match, compile_unet, generate, load_classifier, requested_labels
 
     model, diffusion, config = load_trained(args.checkpoint)
     if args.compile:
-        model = torch.compile(model)
+        model = compile_unet(model)
     guide = load_classifier(args.guidance_classifier) if args.guidance_classifier else None
     check_match(guide, config)
     work = Path(args.work_dir)
@@ -277,7 +277,7 @@ def main(argv=None):
     p.add_argument("--cond-guidance-scales", type=str, default="1,2",
                    help="classifier guidance scales for the conditional UNet (the paper's ADM-G)")
     p.add_argument("--cfg-scales", type=str, default="0,1,3", help="classifier-free guidance weights w")
-    p.add_argument("--precision", choices=("bf16", "fp32"), default="bf16", help="autocast precision for sampling")
+    p.add_argument("--precision", choices=PRECISIONS, default="bf16", help="autocast precision for sampling")
     p.add_argument("--compile", action="store_true", help="torch.compile the UNet (~1 min once, then ~10-15%% faster)")
     p.add_argument("--batch-size", type=positive_int, default=250)
     p.add_argument("--work-dir", type=Path, default=None, help="sample .npz cache for --suite (default <out>)")

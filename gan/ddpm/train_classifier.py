@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from diffusion import PRECISIONS, SCHEDULES, Diffusion, autocast, load_dataset
+from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import NoisyClassifier, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import Run, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int, resolve_device
 from shared.errors import PlaygroundError
 from shared.plotting import save_json
 from shared.seeding import seed_everything

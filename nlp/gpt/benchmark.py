@@ -16,7 +16,7 @@ import torch
 from corpus import corpus_texts, split_corpus
 from embed import embed_texts
 from model import GPT, GPTConfig
-from shared.cli import main_guard, positive_int
+from shared.cli import autocast, main_guard, positive_int
 from shared.data import tweeteval
 from shared.plotting import save_json
 from tokenizer import cached_tokenizer, train_tokenizer
@@ -54,7 +54,7 @@ def main(argv=None):
     rows = []
 
     def train_step(reference=False, precision="fp32"):
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast("cpu", precision):
             _, loss = model(x, x, reference=reference)
         loss.backward()
         opt.step()

@@ -19,13 +19,13 @@ import torch
 
 from model import GPT, GPTConfig
 from shared.checkpoint import read_checkpoint
-from shared.cli import main_guard, positive_int
+from shared.cli import PRECISIONS, autocast, main_guard, positive_int
 from shared.data import read_lines
 from shared.errors import PlaygroundError
 from tokenizer import TweetTokenizer
 
 POOLINGS = ("mean", "last", "layers")
-PRECISIONS = ("fp32", "bf16")
+WHITESPACE = ("normalize", "keep")
 
 
 def load_gpt(path, random_weights: bool = False, seed: int = 0):
@@ -53,10 +53,14 @@ def normalize_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def encode_tweets(tok: TweetTokenizer, texts, block_size: int) -> list:
-    """`<s> ids </s>` per whitespace-normalized tweet, cut to the context (an over-long tweet keeps its
-    first block_size tokens)."""
-    return [ids[:block_size] for ids in tok.encode_batch([normalize_whitespace(t) for t in texts])]
+def encode_tweets(tok: TweetTokenizer, texts, block_size: int, whitespace: str = "normalize") -> list:
+    """`<s> ids </s>` per tweet (whitespace-normalized unless whitespace="keep"), cut to the context (an
+    over-long tweet keeps its first block_size tokens)."""
+    if whitespace not in WHITESPACE:
+        raise PlaygroundError(f"unknown whitespace mode '{whitespace}'; choose one of {', '.join(WHITESPACE)}")
+    if whitespace == "normalize":
+        texts = [normalize_whitespace(t) for t in texts]
+    return [ids[:block_size] for ids in tok.encode_batch(texts)]
 
 
 def layer_states(model: GPT, x) -> list:
@@ -89,7 +93,7 @@ def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256
             x[row, :len(id_lists[i])] = torch.tensor(id_lists[i])
         # Right padding needs no attention mask: causal attention means real tokens never look at later pads.
         # bf16 matmuls (autocast keeps LayerNorm and softmax in fp32) run ~1.5-2x faster on CPUs with AVX-512 BF16
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        with autocast(x.device, precision):
             states = layer_states(model, x) if pooling == "layers" else [model.hidden_states(x)]
         keep = (torch.arange(x.size(1)) < lengths[:, None]).unsqueeze(-1).float()
         if pooling == "last":
@@ -101,8 +105,9 @@ def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256
 
 
 def embed_texts(model: GPT, tok: TweetTokenizer, texts, pooling: str = "mean", batch_size: int = 256,
-                precision: str = "fp32") -> np.ndarray:
-    return embed_ids(model, encode_tweets(tok, texts, model.config.block_size), pooling, batch_size, precision)
+                precision: str = "fp32", whitespace: str = "normalize") -> np.ndarray:
+    ids = encode_tweets(tok, texts, model.config.block_size, whitespace)
+    return embed_ids(model, ids, pooling, batch_size, precision)
 
 
 def main(argv=None):
@@ -111,6 +116,8 @@ def main(argv=None):
     p.add_argument("--input", type=Path, required=True, help="UTF-8 text file, one tweet per line")
     p.add_argument("--output", type=Path, required=True, help=".npy file to write: float32 [lines, n_embd]")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="how token states become one vector")
+    p.add_argument("--whitespace", choices=WHITESPACE, default="normalize",
+                   help="collapse runs of blanks first (keep: feed the raw text, artifacts included)")
     p.add_argument("--batch-size", type=positive_int, default=256, help="tweets per forward pass")
     p.add_argument("--precision", choices=PRECISIONS, default="fp32", help="bf16: faster matmuls; vectors differ from fp32 by ~0.1%% (relative L2)")
     p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
@@ -124,7 +131,7 @@ def main(argv=None):
     except UnicodeDecodeError:
         raise PlaygroundError(f"{args.input} is not UTF-8 text; convert it to UTF-8 first") from None
     model, tok = load_gpt(args.checkpoint, random_weights=args.random_weights)
-    vectors = embed_texts(model, tok, texts, args.pooling, args.batch_size, args.precision)
+    vectors = embed_texts(model, tok, texts, args.pooling, args.batch_size, args.precision, args.whitespace)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     np.save(args.output, vectors)
     print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} float32 vectors to {args.output}")

@@ -9,6 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from shared.errors import PlaygroundError
 from shared.imports import load_module
 
 HERE = Path(__file__).resolve().parents[1]
@@ -229,3 +230,11 @@ def test_bad_input_is_one_line_error(tmp_path):
     assert r.returncode == 2 and r.stderr.startswith("error:") and len(r.stderr.strip().splitlines()) == 1
     r = run("sample.py", "--checkpoint", bogus, "--output", tmp_path / "x.gif", tmp_path=tmp_path)
     assert r.returncode == 2 and "error" in r.stderr
+
+
+def test_compile_without_a_compiler_is_a_clear_error(monkeypatch):
+    sample = load_module(HERE / "sample.py")
+    monkeypatch.setattr(sample.shutil, "which", lambda name: None)
+    with pytest.raises(PlaygroundError, match="C\\+\\+ compiler"):
+        sample.compile_unet(tiny_unet())
+

@@ -255,3 +255,5 @@ def test_whitespace_does_not_change_the_vector(tok):
     spaced, plain, other = embed_mod.embed_texts(model, tok, ["  I love\tthis  so much  ", "I love this so much", "I love that"])
     assert np.array_equal(spaced, plain)
     assert not np.allclose(plain, other)
+    raw_spaced, raw_plain = embed_mod.embed_texts(model, tok, ["I love this so much  ", "I love this so much"], whitespace="keep")
+    assert not np.allclose(raw_spaced, raw_plain)  # --whitespace keep feeds the spaces (the irony artifact)
