@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from corpus import corpus_texts, split_corpus
-from embed import embed_texts
+from embed import embed_texts, pooled_width
 from model import GPT, GPTConfig
 from shared.cli import autocast, main_guard, positive_int
 from shared.data import tweeteval
@@ -92,6 +92,9 @@ def main(argv=None):
         t = median_time(lambda: embed_texts(model, tok, texts, precision=precision), max(1, args.repeats // 5), warmup=1)
         rows.append({"what": f"embedding {len(texts)} real tweets, {precision} (tokenize + forward + mean-pool)",
                      "value": len(texts) / t, "unit": "tweets/s"})
+    t = median_time(lambda: embed_texts(model, tok, texts, "wide", precision="bf16"), max(1, args.repeats // 5), warmup=1)
+    rows.append({"what": f"embedding {len(texts)} real tweets, bf16, --pooling wide ({pooled_width(cfg, 'wide'):,}-d)",
+                 "value": len(texts) / t, "unit": "tweets/s"})
 
     machine = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
     lines = [f"Default config: {cfg.n_layer} layers, d={cfg.n_embd}, {cfg.n_head} heads, context {cfg.block_size}, "

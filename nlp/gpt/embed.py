@@ -5,8 +5,11 @@
 
 A tweet is fed as `<s> tokens </s>` (as in training) and the final-LayerNorm hidden states are pooled:
 `mean` averages all its positions (every token contributes; the default), `last` takes the </s>
-position, which under causal attention is the only one that has seen the whole tweet, and `layers`
-concatenates the mean of every layer's states (embedding output, each block; (n_layer+1) x n_embd dims).
+position, which under causal attention is the only one that has seen the whole tweet, `layers`
+concatenates the mean of every layer's states (embedding output, each block; (n_layer+1) x n_embd dims),
+and `wide` adds the max of every layer's states and the max of every MLP neuron (GELU output) over the
+tweet: "did this learned pattern fire anywhere", a dense cousin of TF-IDF's n-gram indicators
+(2 (n_layer+1) n_embd + 4 n_layer n_embd dims, 6,656 for the default model).
 Whitespace is normalized first (see `normalize_whitespace`). Tweets longer than the context are truncated
 to it; empty lines become `<s> </s>`.
 """
@@ -24,7 +27,7 @@ from shared.data import read_lines
 from shared.errors import PlaygroundError
 from tokenizer import TweetTokenizer
 
-POOLINGS = ("mean", "last", "layers")
+POOLINGS = ("mean", "last", "layers", "wide")
 WHITESPACE = ("normalize", "keep")
 
 
@@ -63,17 +66,25 @@ def encode_tweets(tok: TweetTokenizer, texts, block_size: int, whitespace: str =
     return [ids[:block_size] for ids in tok.encode_batch(texts)]
 
 
-def layer_states(model: GPT, x) -> list:
+def layer_states(model: GPT, x, mlp: bool = False):
     """Hidden states after the embedding and after every block ([B, T, C] each; the last after ln_f),
-    captured with forward hooks so model.py keeps a single forward path."""
-    captured = []
+    captured with forward hooks so model.py keeps a single forward path. With mlp=True also every
+    block's MLP neurons after the GELU ([B, T, 4C] each), returned as a second list."""
+    captured, neurons = [], []
     hooks = [m.register_forward_hook(lambda mod, inp, out: captured.append(out)) for m in (model.drop, *model.blocks[:-1])]
+    if mlp:
+        hooks += [b.mlp.gelu.register_forward_hook(lambda mod, inp, out: neurons.append(out)) for b in model.blocks]
     try:
         final = model.hidden_states(x)
     finally:
         for h in hooks:
             h.remove()
-    return captured + [final]
+    return (captured + [final], neurons) if mlp else captured + [final]
+
+
+def pooled_width(config: GPTConfig, pooling: str) -> int:
+    c, n = config.n_embd, config.n_layer
+    return {"mean": c, "last": c, "layers": (n + 1) * c, "wide": 2 * (n + 1) * c + 4 * n * c}[pooling]
 
 
 @torch.inference_mode()
@@ -81,8 +92,7 @@ def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256
     if pooling not in POOLINGS:
         raise PlaygroundError(f"unknown pooling '{pooling}'; choose one of {', '.join(POOLINGS)}")
     pad = model.config.pad_id
-    width = model.config.n_embd * (model.config.n_layer + 1 if pooling == "layers" else 1)
-    out = np.zeros((len(id_lists), width), dtype=np.float32)
+    out = np.zeros((len(id_lists), pooled_width(model.config, pooling)), dtype=np.float32)
     # Batch tweets of similar length together so little compute goes to padding; rows go back in input order.
     order = sorted(range(len(id_lists)), key=lambda i: len(id_lists[i]))
     for start in range(0, len(order), batch_size):
@@ -93,13 +103,19 @@ def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256
             x[row, :len(id_lists[i])] = torch.tensor(id_lists[i])
         # Right padding needs no attention mask: causal attention means real tokens never look at later pads.
         # bf16 matmuls (autocast keeps LayerNorm and softmax in fp32) run ~1.5-2x faster on CPUs with AVX-512 BF16
+        neurons = []
         with autocast(x.device, precision):
-            states = layer_states(model, x) if pooling == "layers" else [model.hidden_states(x)]
-        keep = (torch.arange(x.size(1)) < lengths[:, None]).unsqueeze(-1).float()
+            if pooling == "wide":
+                states, neurons = layer_states(model, x, mlp=True)
+            else:
+                states = layer_states(model, x) if pooling == "layers" else [model.hidden_states(x)]
+        keep = (torch.arange(x.size(1)) < lengths[:, None]).unsqueeze(-1)
         if pooling == "last":
             v = states[0].float()[torch.arange(len(idx)), lengths - 1]
         else:
-            v = torch.cat([(h.float() * keep).sum(1) / lengths[:, None] for h in states], dim=1)
+            means = [(h.float() * keep).sum(1) / lengths[:, None] for h in states]
+            maxes = [h.float().masked_fill(~keep, float("-inf")).amax(1) for h in states + neurons] if pooling == "wide" else []
+            v = torch.cat(means + maxes, dim=1)
         out[idx] = v.numpy()
     return out
 
@@ -114,7 +130,7 @@ def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
     p.add_argument("--input", type=Path, required=True, help="UTF-8 text file, one tweet per line")
-    p.add_argument("--output", type=Path, required=True, help=".npy file to write: float32 [lines, n_embd]")
+    p.add_argument("--output", type=Path, required=True, help=".npy file to write: float32 [lines, dims] (dims: n_embd for mean/last)")
     p.add_argument("--pooling", choices=POOLINGS, default="mean", help="how token states become one vector")
     p.add_argument("--whitespace", choices=WHITESPACE, default="normalize",
                    help="collapse runs of blanks first (keep: feed the raw text, artifacts included)")

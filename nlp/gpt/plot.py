@@ -43,19 +43,32 @@ def plot_losses(run_dir: Path, out: Path):
     save_figure(fig, out / "loss.png", data={"train": train, "val": val})
 
 
-def plot_scores(results_path: Path, out: Path):
+def plot_scores(results_path: Path, out: Path, more=()):
+    """Bars per task from evaluate.py's results.json; the GPT rows of `more` results files (other poolings
+    of the same checkpoint) are added next to the first file's."""
     import matplotlib.pyplot as plt
 
-    summary = json.loads(results_path.read_text())["summary"]
+    first = json.loads(results_path.read_text())
+    summary, pooled = dict(first["summary"]), [first.get("pooling", "mean")]
+    for path in more:
+        res = json.loads(Path(path).read_text())
+        pooled.append(res.get("pooling", "?"))
+        summary.update({f"{k}:{pooled[-1]}": v for k, v in res["summary"].items() if k in ("gpt", "random")})
     columns = [*MAIN_TASKS, "average"]
-    bars = [("gpt", "GPT (ours)"), ("random", "GPT, random weights"), ("tfidf", "TF-IDF"),
-            ("SVM", "SVM (published)"), ("FastText", "FastText (published)"), ("RoBERTa-base", "RoBERTa-base (published)")]
+    bars = [(f"gpt{'' if i == 0 else ':' + p}", f"GPT (ours), {p} pooling") for i, p in enumerate(pooled)]
+    bars += [(f"random{'' if i == 0 else ':' + p}", f"random weights, {p} pooling") for i, p in enumerate(pooled)]
+    bars += [("tfidf", "TF-IDF"), ("SVM", "SVM (published)"), ("FastText", "FastText (published)"),
+             ("RoBERTa-base", "RoBERTa-base (published)")]
     bars = [(k, label) for k, label in bars if k in summary]
-    fig, ax = plt.subplots(figsize=(8, 3.8))
+    # one hue per family (blue: our GPT, orange: its random twin, greys: published), darker for extra poolings
+    colors = {"gpt": ["#6baed6", "#08519c"], "random": ["#fdae6b", "#d94801"], "tfidf": ["#756bb1", None],
+              "SVM": ["#d9d9d9", None], "FastText": ["#a3a3a3", None], "RoBERTa-base": ["#636363", None]}
+    fig, ax = plt.subplots(figsize=(9, 4))
     width = 0.8 / len(bars)
     for i, (key, label) in enumerate(bars):
         ax.bar(np.arange(len(columns)) + (i - (len(bars) - 1) / 2) * width, [summary[key].get(c, 0) for c in columns],
-               width, label=label, hatch="//" if key in ("SVM", "FastText", "RoBERTa-base") else None)
+               width, label=label, hatch="//" if key in ("SVM", "FastText", "RoBERTa-base") else None,
+               color=colors.get(key.split(":")[0], [None, None])[":" in key])
     ax.set_xticks(np.arange(len(columns)), columns)
     ax.set(ylabel="official test metric", title="TweetEval, linear probe on frozen features", ylim=(0, 100))
     ax.legend(fontsize=7, ncol=3, loc="upper left")
@@ -130,6 +143,8 @@ def main(argv=None):
     p.add_argument("--run", type=Path, default=Path("runs/gpt"), help="train.py run folder (metrics.jsonl, checkpoint.pt)")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: <run>/checkpoint.pt")
     p.add_argument("--results", type=Path, default=HERE / "results" / "results.json", help="evaluate.py output")
+    p.add_argument("--more-results", type=Path, nargs="*", default=[HERE / "results" / "wide" / "results.json"],
+                   help="results.json of other poolings whose GPT rows join the scores plot (missing ones are skipped)")
     p.add_argument("--out", type=Path, default=HERE / "figures", help="folder for the figures")
     p.add_argument("--data-dir", type=Path, default=None, help="data root (default $PLAYGROUND_DATA)")
     p.add_argument("--map-task", default="emotion", choices=MAIN_TASKS, help="task whose test tweets the 2-D map shows")
@@ -143,7 +158,7 @@ def main(argv=None):
     args.out.mkdir(parents=True, exist_ok=True)
     plot_losses(args.run, args.out)
     if args.results.exists():
-        plot_scores(args.results, args.out)
+        plot_scores(args.results, args.out, [m for m in args.more_results if m.exists()])
     else:
         print(f"skipping scores.png: {args.results} does not exist (run evaluate.py first)")
     digest = file_digest(ckpt)

@@ -238,12 +238,18 @@ def test_pooling_options_agree():
     mean = embed_mod.embed_ids(model, ids, "mean")
     layers = embed_mod.embed_ids(model, ids, "layers")
     last = embed_mod.embed_ids(model, ids, "last")
+    wide = embed_mod.embed_ids(model, ids, "wide")
     assert layers.shape == (3, 32 * 3) and np.allclose(layers[:, -32:], mean, atol=1e-6)
+    assert wide.shape == (3, 2 * 3 * 32 + 2 * 4 * 32) and np.allclose(wide[:, :96], layers, atol=1e-6)
     with torch.no_grad():  # batching with padding changes nothing: each tweet alone gives the same vector
         for row, tweet in enumerate(ids):
             h = model.hidden_states(torch.tensor([tweet]))[0]
             assert np.allclose(mean[row], h.mean(0).numpy(), atol=1e-5)
             assert np.allclose(last[row], h[-1].numpy(), atol=1e-5)
+            # wide = layer means, layer maxes, then each block's MLP neurons' max (pads never win a max)
+            states, neurons = embed_mod.layer_states(model, torch.tensor([tweet]), mlp=True)
+            alone = torch.cat([s[0].mean(0) for s in states] + [a[0].amax(0) for a in states + neurons])
+            assert np.allclose(wide[row], alone.numpy(), atol=1e-5)
     bf16 = embed_mod.embed_ids(model, ids, "mean", precision="bf16")
     assert np.linalg.norm(bf16 - mean) / np.linalg.norm(mean) < 0.02
 
@@ -257,3 +263,15 @@ def test_whitespace_does_not_change_the_vector(tok):
     assert not np.allclose(plain, other)
     raw_spaced, raw_plain = embed_mod.embed_texts(model, tok, ["I love this so much  ", "I love this so much"], whitespace="keep")
     assert not np.allclose(raw_spaced, raw_plain)  # --whitespace keep feeds the spaces (the irony artifact)
+
+
+def test_wide_pooling_gets_its_own_c_grid(quick_run, tmp_path):
+    """Standardized 6k-d features need a smaller C than 256-d ones; TF-IDF keeps its grid in the same run."""
+    _fake_task(tmp_path, "sentiment", ["negative", "neutral", "positive"])
+    out = tmp_path / "eval"
+    run_script("evaluate.py", "--checkpoint", quick_run / "run" / "checkpoint.pt", "--tasks", "sentiment", "--pooling", "wide",
+               "--features", "tfidf", "gpt", "--data-dir", tmp_path, "--out", out, cwd=tmp_path)
+    res = json.loads((out / "results.json").read_text())
+    assert res["pooling"] == "wide"
+    assert res["c_grid"] == {"tfidf": evaluate_mod.C_GRIDS["default"], "gpt": evaluate_mod.C_GRIDS["wide"]}
+    assert res["per_task"]["sentiment"]["gpt"]["C"] in evaluate_mod.C_GRIDS["wide"]
