@@ -4,18 +4,23 @@ A checkpoint holds model + optimizer + scheduler state, the step, the run's conf
 state, so `--resume` continues the *same* run: the step after a resume equals the step an
 uninterrupted run would have taken. Writes are atomic (temp file + fsync + rename), so a crash
 mid-save leaves the previous checkpoint intact. Loads use `weights_only=True`, so a checkpoint
-can't run code.
+can't run code. The file holds the torch-serialized state as a byte payload next to its SHA-256, checked
+on every load, so a damaged file is refused instead of resuming with altered weights or optimizer
+values. (Checkpoints of the earlier format, FORMAT_V1, had no checksum; they still load, unchecked.)
 """
+import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
 
 import torch
 
-from shared.errors import PlaygroundError
+from shared.errors import PlaygroundError, reason
 from shared.seeding import rng_state, set_rng_state
 
-FORMAT = "optimization-playground/checkpoint/v1"
+FORMAT = "optimization-playground/checkpoint/v2"
+FORMAT_V1 = "optimization-playground/checkpoint/v1"
 
 
 def atomic_torch_save(obj, path) -> None:
@@ -45,7 +50,25 @@ def save_checkpoint(path, *, model, optimizer=None, scheduler=None, step=0, conf
         "rng": rng_state(),
         "extra": extra or {},
     }
-    atomic_torch_save(state, path)
+    save_state(state, path)
+
+
+def with_checksum(state: dict) -> dict:
+    """{'format', 'sha256', 'payload'}: the state serialized to bytes (a uint8 tensor, so the file still loads
+    with weights_only=True) and the SHA-256 of those bytes."""
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    payload = buffer.getvalue()
+    return {"format": FORMAT, "sha256": hashlib.sha256(payload).hexdigest(),
+            "payload": torch.frombuffer(bytearray(payload), dtype=torch.uint8)}
+
+
+def _torch_load(source, path, map_location):
+    try:
+        return torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as e:  # torch raises many types for truncated/garbage files
+        raise PlaygroundError(f"checkpoint {path} is corrupt or not a torch file ({reason(e)}); "
+                              "delete it or pass another checkpoint") from None
 
 
 def read_checkpoint(path, map_location="cpu") -> dict:
@@ -53,18 +76,24 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise PlaygroundError(f"checkpoint {path} does not exist; pass the path of a .pt file written by train.py")
-    try:
-        state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as e:  # torch raises many types for truncated/garbage files
-        reason = str(e).strip().splitlines()[0][:120] if str(e).strip() else type(e).__name__
-        raise PlaygroundError(
-            f"checkpoint {path} is corrupt or not a torch file ({reason}); delete it or pass another checkpoint"
-        ) from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
+    state = _torch_load(path, path, map_location)
+    marker = state.get("format") if isinstance(state, dict) else None
+    if marker == FORMAT and isinstance(state.get("payload"), torch.Tensor):
+        payload = state["payload"].cpu().numpy().tobytes()
+        if hashlib.sha256(payload).hexdigest() != state.get("sha256"):
+            raise PlaygroundError(f"checkpoint {path} is damaged (its SHA-256 checksum does not match); "
+                                  "delete it or pass another checkpoint")
+        return _torch_load(io.BytesIO(payload), path, map_location)
+    if marker != FORMAT_V1:
         raise PlaygroundError(
             f"{path} is not an optimization-playground checkpoint (no '{FORMAT}' marker); pass a file written by train.py"
         )
     return state
+
+
+def save_state(state: dict, path) -> None:
+    """Any dict of tensors and plain values, checksummed and written atomically; read it with read_checkpoint."""
+    atomic_torch_save(with_checksum(state), path)
 
 
 def load_checkpoint(path, *, model, optimizer=None, scheduler=None, map_location="cpu", restore_rng=True) -> dict:
@@ -77,8 +106,7 @@ def load_checkpoint(path, *, model, optimizer=None, scheduler=None, map_location
         if scheduler is not None and state["scheduler"] is not None:
             scheduler.load_state_dict(state["scheduler"])
     except (RuntimeError, KeyError, ValueError) as e:
-        first = str(e).strip().splitlines()[0][:160]
-        raise PlaygroundError(f"checkpoint {path} does not fit this model/config ({first}); "
+        raise PlaygroundError(f"checkpoint {path} does not fit this model/config ({reason(e, 160)}); "
                               "resume with the config it was trained with") from None
     if restore_rng:
         set_rng_state(state["rng"])

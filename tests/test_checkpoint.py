@@ -48,8 +48,49 @@ def test_resume_continues_the_same_run(tmp_path):
 def test_checkpoint_loads_with_weights_only(tmp_path):
     model, opt, sched = make_run()
     ckpt.save_checkpoint(tmp_path / "c.pt", model=model, optimizer=opt, step=3, extra={"best": 0.5})
-    state = torch.load(tmp_path / "c.pt", weights_only=True)
-    assert state["format"] == ckpt.FORMAT and state["extra"] == {"best": 0.5}
+    outer = torch.load(tmp_path / "c.pt", weights_only=True)  # a payload of bytes and its checksum
+    assert outer["format"] == ckpt.FORMAT and outer["payload"].dtype == torch.uint8
+    assert ckpt.read_checkpoint(tmp_path / "c.pt")["extra"] == {"best": 0.5}
+
+
+def test_flipped_bytes_are_caught_by_the_checksum(tmp_path):
+    """Issue 12 item 5: 200 bytes flipped in the middle of a checkpoint used to resume silently."""
+    model, opt, sched = make_run()
+    train_step(model, opt, sched)
+    path = tmp_path / "c.pt"
+    ckpt.save_checkpoint(path, model=model, optimizer=opt, scheduler=sched, step=1)
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2
+    data[middle:middle + 200] = bytes(b ^ 0xFF for b in data[middle:middle + 200])
+    path.write_bytes(bytes(data))
+    with pytest.raises(PlaygroundError, match="checksum does not match"):
+        ckpt.load_checkpoint(path, model=model, optimizer=opt, scheduler=sched)
+
+
+def test_checkpoints_without_checksum_still_load(tmp_path):
+    """The format before checksums (v1: the state dict itself) loads, unchecked."""
+    model, opt, _ = make_run()
+    state = {"format": ckpt.FORMAT_V1, "model": model.state_dict(), "optimizer": None, "scheduler": None,
+             "step": 4, "config": {}, "rng": {}, "extra": {}}
+    torch.save(state, tmp_path / "old.pt")
+    assert ckpt.load_checkpoint(tmp_path / "old.pt", model=model, restore_rng=False)["step"] == 4
+
+
+def test_error_reasons_are_one_short_line(tmp_path):
+    """Issue 12 item 13: reasons were cut mid-word ('... fr') or bare ('(101)')."""
+    import urllib.error
+
+    from shared.errors import reason
+
+    torch.save({"weights": nn.Linear(2, 2)}, tmp_path / "pickled_module.pt")  # weights_only refuses a module
+    with pytest.raises(PlaygroundError) as e:
+        ckpt.read_checkpoint(tmp_path / "pickled_module.pt")
+    message = str(e.value)
+    assert "\n" not in message and "(Weights only load failed)" in message
+    assert reason(urllib.error.URLError(OSError(101, "Network is unreachable"))) == "Network is unreachable"
+    assert reason(OSError(101, "")) == "ENETUNREACH"
+    long = reason(RuntimeError("word " * 40))
+    assert long.endswith("word ...") and len(long) <= 104
 
 
 def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
