@@ -9,8 +9,10 @@ the data was found:
 Data root: --data-dir, else $PLAYGROUND_DATA, else a per-user cache (see shared.paths). Missing
 data with no network raises PlaygroundError naming the folder looked in and how to provide it.
 """
+import contextlib
 import hashlib
 import os
+import shutil
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
@@ -19,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from shared.errors import PlaygroundError
+from shared.errors import PlaygroundError, reason
 from shared.paths import cache_dir, data_root
 
 DATASETS = ("mnist", "cifar10")
@@ -29,6 +31,21 @@ STANCE_TARGETS = ("abortion", "atheism", "climate", "feminist", "hillary")
 TWEETEVAL_URL = "https://raw.githubusercontent.com/cardiffnlp/tweeteval/main/datasets"
 
 _HOW = "point --data-dir or $PLAYGROUND_DATA at a folder that has it, or connect to the internet to download it"
+_REPLACE = "delete it to download it again, or replace it with a good copy"
+
+
+@contextlib.contextmanager
+def _undo_new_folders(*folders):
+    """If the body fails (e.g. a download offline), remove those of `folders` it created, with what it
+    left in them, so the data root is as it was (no empty MNIST/raw folder that looks like a dataset)."""
+    new = [Path(f) for f in folders if not Path(f).exists()]
+    try:
+        yield
+    except BaseException:
+        for folder in new:  # outermost first: removing it removes the ones inside
+            if folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+        raise
 
 
 def load_image_dataset(name: str, train: bool = True, data_dir=None):
@@ -41,31 +58,56 @@ def load_image_dataset(name: str, train: bool = True, data_dir=None):
 
 
 # ----------------------------------------------------------------------------- MNIST
+def _check_idx_file(path: Path, magic: int, ndim: int) -> None:
+    """An MNIST idx file: big-endian magic number (dtype, ndim), then ndim sizes, then the uint8 data."""
+    size = path.stat().st_size
+    with path.open("rb") as f:
+        header = f.read(4 + 4 * ndim)
+    if len(header) < 4 + 4 * ndim or int.from_bytes(header[:4], "big") != magic:
+        raise PlaygroundError(f"{path} is not an MNIST idx file (wrong header); {_REPLACE}")
+    dims = [int.from_bytes(header[4 + 4 * i:8 + 4 * i], "big") for i in range(ndim)]
+    expected = 4 + 4 * ndim + int(np.prod(dims))
+    if size != expected:
+        raise PlaygroundError(f"{path} holds {size:,} bytes but its header announces {expected:,}; {_REPLACE}")
+
+
 def mnist(train: bool = True, data_dir=None):
     import torchvision
 
     root = data_root(data_dir)
     raw = root / "MNIST" / "raw"
     prefix = "train" if train else "t10k"
-    have = all((raw / f"{prefix}-{kind}-idx{d}-ubyte").exists() or (raw / f"{prefix}-{kind}-idx{d}-ubyte.gz").exists()
-               for kind, d in (("images", 3), ("labels", 1)))
+    files = {raw / f"{prefix}-{kind}-idx{d}-ubyte": (magic, d) for kind, d, magic in (("images", 3, 2051), ("labels", 1, 2049))}
+    for path, (magic, ndim) in files.items():
+        if path.exists():
+            _check_idx_file(path, magic, ndim)
+    have = all(p.exists() or p.with_name(p.name + ".gz").exists() for p in files)
     try:
-        ds = torchvision.datasets.MNIST(str(root), train=train, download=not have)
+        with _undo_new_folders(root, root / "MNIST", raw):
+            ds = torchvision.datasets.MNIST(str(root), train=train, download=not have)
     except (urllib.error.URLError, OSError, RuntimeError) as e:
-        raise PlaygroundError(f"MNIST not found in {raw} and could not be downloaded ({type(e).__name__}); {_HOW}") from None
+        raise PlaygroundError(f"MNIST not found in {raw} and could not be downloaded ({reason(e)}); {_HOW}") from None
     return ds.data.clone(), ds.targets.clone().long()
 
 
 # ----------------------------------------------------------------------------- CIFAR-10
-def _decode_image_folder(split_dir: Path, classes):
-    from PIL import Image
+def _decode_image_folder(split_dir: Path, classes, size: int = 32):
+    from PIL import Image, UnidentifiedImageError
 
     images, labels = [], []
     for label, cls in enumerate(classes):
         files = sorted(p for p in (split_dir / cls).iterdir() if p.is_file())
+        if not files:
+            raise PlaygroundError(f"class folder {split_dir / cls} holds no images; put the class's images there")
         for f in files:
-            with Image.open(f) as im:
-                images.append(np.asarray(im.convert("RGB"), dtype=np.uint8))
+            try:
+                with Image.open(f) as im:
+                    image = np.asarray(im.convert("RGB"), dtype=np.uint8)
+            except (UnidentifiedImageError, OSError, ValueError) as e:
+                raise PlaygroundError(f"{f} is not a readable image ({reason(e)}); {_REPLACE}") from None
+            if image.shape != (size, size, 3):
+                raise PlaygroundError(f"{f} is {image.shape[1]}x{image.shape[0]} pixels, expected {size}x{size}; {_REPLACE}")
+            images.append(image)
         labels += [label] * len(files)
     x = np.stack(images).transpose(0, 3, 1, 2).copy()  # N, 3, H, W
     return x, np.asarray(labels, dtype=np.int64)
@@ -99,9 +141,10 @@ def cifar10(train: bool = True, data_dir=None):
     import torchvision
 
     try:
-        ds = torchvision.datasets.CIFAR10(str(root / "cifar10"), train=train, download=True)
+        with _undo_new_folders(root, root / "cifar10"):
+            ds = torchvision.datasets.CIFAR10(str(root / "cifar10"), train=train, download=True)
     except (urllib.error.URLError, OSError, RuntimeError) as e:
-        raise PlaygroundError(f"CIFAR-10 not found in {split_dir} and could not be downloaded ({type(e).__name__}); {_HOW}") from None
+        raise PlaygroundError(f"CIFAR-10 not found in {split_dir} and could not be downloaded ({reason(e)}); {_HOW}") from None
     x = torch.from_numpy(ds.data).permute(0, 3, 1, 2).contiguous()
     return x, torch.tensor(ds.targets, dtype=torch.int64)
 
@@ -115,8 +158,14 @@ class TweetEvalSplit:
 
 
 def read_lines(path: Path) -> list:
-    """One entry per '\\n'-terminated line. Not csv: some tweets hold unbalanced quotes that merge rows."""
-    text = Path(path).read_text(encoding="utf-8")
+    """One entry per '\\n'-terminated line (a lone '\\r' stays inside its line; a UTF-8 BOM is dropped).
+    Not csv: some tweets hold unbalanced quotes that merge rows."""
+    try:
+        text = Path(path).read_bytes().decode("utf-8-sig")  # bytes, not read_text: it would split at a lone '\\r'
+    except UnicodeDecodeError as e:
+        raise PlaygroundError(f"{path} is not UTF-8 text (byte {e.start} is not valid UTF-8); convert it to UTF-8") from None
+    except OSError as e:
+        raise PlaygroundError(f"cannot read {path} ({reason(e)})") from None
     lines = text.split("\n")
     if lines and lines[-1] == "":
         lines.pop()
@@ -134,9 +183,9 @@ def _fetch(url: str, dest: Path) -> None:
 
 def tweeteval_dir(task: str, data_dir=None) -> Path:
     """Folder of one task; `stance/<target>` for a single stance target."""
-    base = task.split("/")[0]
-    if base not in TWEETEVAL_TASKS:
-        raise PlaygroundError(f"unknown TweetEval task '{task}'; choose one of: {', '.join(TWEETEVAL_TASKS)}")
+    names = [t for t in TWEETEVAL_TASKS] + [f"stance/{t}" for t in STANCE_TARGETS]
+    if task not in names:  # a name, never a path: 'irony/../../x' must not reach the file system
+        raise PlaygroundError(f"unknown TweetEval task '{task}'; choose one of: {', '.join(names)}")
     return data_root(data_dir) / "tweeteval" / task
 
 
@@ -148,24 +197,39 @@ def tweeteval(task: str, split: str = "train", data_dir=None, download: bool = T
         raise PlaygroundError("stance has one dataset per target; load 'stance/<target>' with a target from "
                               + ", ".join(STANCE_TARGETS))
     files = {"text": folder / f"{split}_text.txt", "labels": folder / f"{split}_labels.txt", "mapping": folder / "mapping.txt"}
-    for kind, path in files.items():
-        if path.exists():
-            continue
-        if not download:
-            raise PlaygroundError(f"TweetEval file {path} is missing; {_HOW}")
-        try:
-            _fetch(f"{TWEETEVAL_URL}/{task}/{path.name}", path)
-        except (urllib.error.URLError, OSError) as e:
-            raise PlaygroundError(f"TweetEval file {path} is missing and could not be downloaded ({type(e).__name__}); {_HOW}") from None
+    root = data_root(data_dir)
+    new_folders = [root, *(root / Path(*folder.relative_to(root).parts[:i])
+                           for i in range(1, len(folder.relative_to(root).parts) + 1))]
+    with _undo_new_folders(*new_folders):  # data root, tweeteval/, <task>/ (stance/, <target>/)
+        for kind, path in files.items():
+            if path.exists():
+                continue
+            if not download:
+                raise PlaygroundError(f"TweetEval file {path} is missing; {_HOW}")
+            try:
+                _fetch(f"{TWEETEVAL_URL}/{task}/{path.name}", path)
+            except (urllib.error.URLError, OSError) as e:
+                raise PlaygroundError(f"TweetEval file {path} is missing and could not be downloaded ({reason(e)}); {_HOW}") from None
     texts = read_lines(files["text"])
-    labels = [int(x) for x in read_lines(files["labels"]) if x.strip() != ""]
-    if len(texts) != len(labels):
-        raise PlaygroundError(f"{files['text']} has {len(texts)} lines but {files['labels']} has {len(labels)} labels; the files are damaged")
     names = {}
-    for line in read_lines(files["mapping"]):
+    for number, line in enumerate(read_lines(files["mapping"]), 1):
         if line.strip():
             idx, *name = line.split("\t") if "\t" in line else line.split()
+            if not idx.strip().isdigit() or not name:
+                raise PlaygroundError(f"{files['mapping']} line {number} is not '<label id> <name>': {line[:40]!r}; {_REPLACE}")
             names[int(idx)] = " ".join(part.strip() for part in name)  # emoji: "❤ _red_heart_"
+    if not names:
+        raise PlaygroundError(f"{files['mapping']} lists no labels; {_REPLACE}")
+    labels = []
+    for number, line in enumerate(read_lines(files["labels"]), 1):
+        if line.strip() == "":
+            continue
+        if not line.strip().isdigit() or int(line) not in names:
+            raise PlaygroundError(f"{files['labels']} line {number} holds {line[:20]!r}, not a label id of "
+                                  f"{files['mapping'].name} ({min(names)}..{max(names)}); {_REPLACE}")
+        labels.append(int(line))
+    if len(texts) != len(labels):
+        raise PlaygroundError(f"{files['text']} has {len(texts)} lines but {files['labels']} has {len(labels)} labels; the files are damaged")
     return TweetEvalSplit(texts, torch.tensor(labels, dtype=torch.int64), [names[i] for i in sorted(names)])
 
 
@@ -183,12 +247,11 @@ def available_tweeteval_tasks(data_dir=None) -> list:
 
 def main(argv=None):
     """`python -m shared.data mnist cifar10 tweeteval/irony`: check that datasets load, print their sizes."""
-    import argparse
     import time
 
-    from shared.cli import main_guard
+    from shared.cli import ArgumentParser, main_guard
 
-    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser = ArgumentParser(description=main.__doc__)
     parser.add_argument("datasets", nargs="+", help="mnist, cifar10 or tweeteval/<task>")
     parser.add_argument("--data-dir", default=None)
 

@@ -145,3 +145,100 @@ def test_missing_data_is_one_line_exit_2(tmp_path):
         lines = done.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error:") and str(tmp_path / "nothing" / where) in lines[0]
         assert "PLAYGROUND_DATA" in lines[0]
+
+
+# ----------------------------------------------------------------------------- issue 12: names, failed downloads, garbage
+OFFLINE = {**os.environ, "no_proxy": "", "https_proxy": "http://127.0.0.1:9", "http_proxy": "http://127.0.0.1:9"}
+
+
+def test_dataset_names_are_not_paths(tmp_path):
+    """Item 8: `tweeteval/irony/../../../x` created a folder outside the data root."""
+    root = tmp_path / "root" / "data"
+    root.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "shared.data", "tweeteval/irony/../../../x", "--data-dir", str(root)],
+                          capture_output=True, text=True, cwd=REPO_ROOT, env=OFFLINE)
+    assert done.returncode == 2 and len(done.stderr.strip().splitlines()) == 1
+    assert "unknown TweetEval task" in done.stderr
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["root", "root/data"]
+
+
+def test_failed_download_leaves_the_data_folder_as_it_was(tmp_path, monkeypatch):
+    """Item 8: an offline download attempt left empty MNIST/raw and cifar10 folders behind."""
+    import urllib.error
+    import urllib.request
+
+    def offline(*args, **kwargs):
+        raise urllib.error.URLError(OSError(101, "Network is unreachable"))
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    (tmp_path / "data").mkdir()
+    loaders = {"mnist": lambda root: data.mnist(True, root), "cifar10": lambda root: data.cifar10(True, root),
+               "tweeteval/irony": lambda root: data.tweeteval("irony", "train", root),
+               "tweeteval/stance/abortion": lambda root: data.tweeteval("stance/abortion", "train", root)}
+    for name, load in loaders.items():
+        for root in (tmp_path / "data", tmp_path / "new"):  # an existing data root, and one that does not exist
+            with pytest.raises(PlaygroundError, match=r"could not be downloaded \("):
+                load(root)
+            assert [p.name for p in tmp_path.rglob("*")] == ["data"], (name, list(tmp_path.rglob("*")))
+
+
+def test_garbage_mnist_files_are_one_line_naming_the_file(tmp_path):
+    """Item 9: random bytes in MNIST/raw/*-ubyte ended in a traceback."""
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for prefix in ("train", "t10k"):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", np.zeros((7, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(7) % 10)
+    data.mnist(train=True, data_dir=tmp_path)  # good files load
+    rng = np.random.default_rng(0)
+    (raw / "train-labels-idx1-ubyte").write_bytes(rng.integers(0, 256, 500, dtype=np.uint8).tobytes())
+    with pytest.raises(PlaygroundError, match=r"train-labels-idx1-ubyte is not an MNIST idx file"):
+        data.mnist(train=True, data_dir=tmp_path)
+    write_idx(raw / "train-labels-idx1-ubyte", np.arange(7) % 10)
+    images = raw / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])  # cut short
+    with pytest.raises(PlaygroundError, match=r"train-images-idx3-ubyte holds 5,404 bytes but its header announces 5,504"):
+        data.mnist(train=True, data_dir=tmp_path)
+
+
+def test_garbage_cifar_folders_are_one_line_naming_the_file(tmp_path, monkeypatch):
+    """Item 9: empty class folders or non-images in a CIFAR folder ended in a traceback."""
+    monkeypatch.setenv("PLAYGROUND_CACHE", str(tmp_path / "cache"))
+    make_cifar_tree(tmp_path / "data")
+    bird = tmp_path / "data/cifar10/train/bird"
+    (bird / "notes.txt").write_text("not an image")
+    with pytest.raises(PlaygroundError, match=r"bird/notes.txt is not a readable image"):
+        data.cifar10(train=True, data_dir=tmp_path / "data")
+    (bird / "notes.txt").unlink()
+    Image.fromarray(np.zeros((28, 28, 3), np.uint8)).save(bird / "small.png")
+    with pytest.raises(PlaygroundError, match=r"bird/small.png is 28x28 pixels, expected 32x32"):
+        data.cifar10(train=True, data_dir=tmp_path / "data")
+    for f in bird.iterdir():
+        f.unlink()
+    with pytest.raises(PlaygroundError, match=r"class folder .*train/bird holds no images"):
+        data.cifar10(train=True, data_dir=tmp_path / "data")
+
+
+def test_garbage_tweeteval_files_are_one_line_naming_the_file(tmp_path):
+    """Item 9: a bad label or bad UTF-8 in TweetEval files ended in a traceback."""
+    folder = tmp_path / "tweeteval" / "irony"
+    folder.mkdir(parents=True)
+    (folder / "train_text.txt").write_text("a\nb\nc\n")
+    (folder / "train_labels.txt").write_text("1\nirony\n0\n")
+    (folder / "mapping.txt").write_text("0\tnon_irony\n1\tirony\n")
+    with pytest.raises(PlaygroundError, match=r"train_labels.txt line 2 holds 'irony', not a label id"):
+        data.tweeteval("irony", "train", data_dir=tmp_path)
+    (folder / "train_labels.txt").write_text("1\n7\n0\n")
+    with pytest.raises(PlaygroundError, match=r"train_labels.txt line 2 holds '7'"):
+        data.tweeteval("irony", "train", data_dir=tmp_path)
+    (folder / "train_labels.txt").write_text("1\n0\n0\n")
+    (folder / "train_text.txt").write_bytes(b"a\nb\xff\xfe\nc\n")
+    with pytest.raises(PlaygroundError, match=r"train_text.txt is not UTF-8 text \(byte 3"):
+        data.tweeteval("irony", "train", data_dir=tmp_path)
+
+
+def test_read_lines_splits_only_at_newlines(tmp_path):
+    """Item 11: a lone '\\r' split a tweet in two (rows no longer matched input lines), a BOM stayed in tweet 1."""
+    path = tmp_path / "t.txt"
+    path.write_bytes("\ufeffone\rtweet\ntwo\r\n\n".encode("utf-8"))
+    assert data.read_lines(path) == ["one\rtweet", "two", ""]
