@@ -126,9 +126,20 @@ def add_common_args(parser: argparse.ArgumentParser, experiment: str) -> argpars
     return parser
 
 
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse.ArgumentParser with the repo's rules: no abbreviations (`--qui` is an error, not `--quick`)
+    and a bad flag gets one line on stderr (exit code 2) instead of the usage block."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def experiment_parser(experiment: str, description: str = None) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-                                     allow_abbrev=False)
+    parser = ArgumentParser(description=description, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     return add_common_args(parser, experiment)
 
 
@@ -198,7 +209,8 @@ def _plain(value):
 
 
 def config_diff(saved: dict, new: dict, may_differ=()) -> list:
-    """'--flag new (was old)' for every key whose value differs, other than RESUME_MAY_DIFFER + may_differ."""
+    """'key new (the run: old)' for every config key whose value differs, other than RESUME_MAY_DIFFER and
+    may_differ (a nested entry, such as a derived model config, is named without its values)."""
     skip = set(RESUME_MAY_DIFFER) | set(may_differ)
     new = json.loads(json.dumps(new, default=str))  # tuples -> lists, as config.json holds them
     missing = object()
@@ -207,9 +219,11 @@ def config_diff(saved: dict, new: dict, may_differ=()) -> list:
         old, now = saved.get(key, missing), new.get(key, missing)
         if key in skip or old == now:
             continue
-        show = ["unset" if v is missing else json.dumps(v) for v in (now, old)]
-        show = [s if len(s) <= 24 else s[:21] + "..." for s in show]
-        diffs.append(f"--{key.replace('_', '-')} {show[0]} (was {show[1]})")
+        if isinstance(old, (dict, list)) or isinstance(now, (dict, list)):
+            diffs.append(key)
+        else:
+            now, old = ("unset" if v is missing else json.dumps(v) for v in (now, old))
+            diffs.append(f"{key} {now} (the run: {old})")
     return diffs
 
 
@@ -260,6 +274,7 @@ class Run:
         self.config_path = self.dir / "config.json"
         self.metrics_path = self.dir / "metrics.jsonl"
         self.checkpoint_path = self.dir / "checkpoint.pt"
+        self._made_dir = not self.dir.exists()
         self._lock = _lock_folder(self.dir)
 
         # Check the whole request before anything in the folder changes.
@@ -267,6 +282,9 @@ class Run:
         if held and not (resume or overwrite):
             raise PlaygroundError(f"{self.dir} already holds a run ({', '.join(held)}); pass --resume to continue "
                                   "it, --overwrite to start it again, or another --out")
+        if resume and self.checkpoint_path.exists() and not self.config_path.exists():
+            raise PlaygroundError(f"{self.dir} holds checkpoint.pt but no config.json to check the flags against; "
+                                  "put config.json back, or pass --overwrite to start again")
         keep_config = resume and self.config_path.exists()
         if keep_config:
             try:
@@ -282,10 +300,26 @@ class Run:
         if overwrite:
             for name in held:
                 (self.dir / name).unlink()
+        if resume and not self.checkpoint_path.exists() and self.metrics_path.exists():
+            self.metrics_path.unlink()  # stopped before its first checkpoint: the run starts again at step 0
         if not keep_config:  # on resume config.json stays as written when the run started
             _atomic_write_text(self.config_path, json.dumps(self.config, indent=1) + "\n")
+        self._wrote_config = not keep_config
         self._t0 = time.time()
         _active_run = self
+
+    def forget_if_empty(self) -> bool:
+        """Undo a start that logged nothing and saved no checkpoint (main_guard calls it when the script stops
+        with an error), so that running again with a fixed flag needs no --overwrite."""
+        if not self._wrote_config or self.metrics_path.exists() or self.checkpoint_path.exists():
+            return False
+        self.config_path.unlink(missing_ok=True)
+        if self._made_dir:
+            try:
+                self.dir.rmdir()
+            except OSError:  # it holds other files now
+                pass
+        return True
 
     def close(self) -> None:
         """Release the folder's lock now (it is released anyway when the process ends)."""
@@ -305,10 +339,11 @@ class Run:
         """Stop with a one-line error if a value (a loss, a gradient norm) is NaN or infinite; call it before
         the optimizer step and before saving, so the last checkpoint is still a good one."""
         for name, value in values.items():
-            if not math.isfinite(float(value)):
+            value = float(value.detach()) if hasattr(value, "detach") else float(value)
+            if not math.isfinite(value):
                 last = (f"the last good checkpoint is {self.checkpoint_path}" if self.checkpoint_path.exists()
                         else "no checkpoint was written")
-                raise PlaygroundError(f"{name} is {float(value)} at step {step}: training diverged; {last}; "
+                raise PlaygroundError(f"{name} is {value} at step {step}: training diverged; {last}; "
                                       "start again with a lower --lr (and --overwrite)")
 
     def truncate_metrics(self, step: int) -> None:
@@ -335,8 +370,8 @@ def read_metrics(path) -> list:
 
 def _resume_hint() -> str:
     run = _active_run
-    if run is None:
-        return "nothing to resume"
+    if run is None or run.forget_if_empty():
+        return "nothing was saved"
     if not run.checkpoint_path.exists():
         return f"no checkpoint was written yet in {run.dir}; start again with --overwrite"
     argv = [a for a in sys.argv[1:] if a != "--overwrite"]
@@ -358,6 +393,8 @@ def main_guard(main):
         try:
             return main(*args, **kwargs)
         except PlaygroundError as e:
+            if _active_run is not None:
+                _active_run.forget_if_empty()
             print(f"error: {e}", file=sys.stderr)
             sys.exit(2)
         except KeyboardInterrupt:

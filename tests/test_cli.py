@@ -1,5 +1,6 @@
 import argparse
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -87,11 +88,12 @@ def test_resume_with_other_flags_is_refused_and_changes_nothing(tmp_path):
     """Items 1 and 4: a refused --resume had already rewritten config.json; only the model config was compared."""
     run = start_run(tmp_path / "r", seed=1)
     run.log(1, loss=1.0)
+    run.checkpoint_path.write_bytes(b"weights")
     run.close()
     before = snapshot(tmp_path / "r")
     with pytest.raises(PlaygroundError) as e:
         start_run(tmp_path / "r", resume=True, seed=2, quick=True)
-    assert "--seed 2 (was 1)" in str(e.value) and "--quick true (was false)" in str(e.value)
+    assert "these differ: seed 2 (the run: 1), quick true (the run: false);" in str(e.value)
     assert "\n" not in str(e.value)
     assert snapshot(tmp_path / "r") == before
     # flags that cannot change the result may differ; config.json keeps the run's own flags
@@ -187,3 +189,40 @@ def test_out_of_memory_is_one_line(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip() == "error: out of memory (it asked for 80.0 GiB at once); pass a smaller --batch-size"
+
+
+def test_unwritable_or_broken_run_folders(tmp_path, monkeypatch):
+    """Item 10: --out an existing folder without write permission ended in a traceback. (The tests run as root,
+    who may write anywhere, so the permission check is made to fail.)"""
+    (tmp_path / "r").mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: False if str(path) == str(tmp_path / "r") else real_access(path, mode))
+    with pytest.raises(PlaygroundError, match="run folder .* is not writable; pass a writable --out"):
+        start_run(tmp_path / "r")
+    monkeypatch.undo()
+    (tmp_path / "a_file").write_text("")
+    with pytest.raises(PlaygroundError, match=r"cannot create run folder .*a_file/r \(Not a directory\)"):
+        start_run(tmp_path / "a_file" / "r")
+    (tmp_path / "r" / "checkpoint.pt").write_bytes(b"weights")
+    with pytest.raises(PlaygroundError, match="holds checkpoint.pt but no config.json"):
+        start_run(tmp_path / "r", resume=True)
+    assert [p.name for p in (tmp_path / "r").iterdir()] == ["checkpoint.pt"]
+
+
+def test_a_start_that_fails_before_logging_leaves_nothing(tmp_path):
+    """Bad input found after the Run opened (missing data, a bad value): running again with the fix needs no
+    --overwrite. A --resume of a run stopped before its first checkpoint starts again at step 0."""
+    code = ("import sys; from shared.cli import Run, main_guard; from shared.errors import PlaygroundError\n"
+            "@main_guard\n"
+            "def main():\n"
+            "    Run(sys.argv[1], {'resume': False})\n"
+            "    raise PlaygroundError('data not found')\n"
+            "main()\n")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r")], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr == "error: data not found\n"
+    assert list(tmp_path.iterdir()) == []
+    run = start_run(tmp_path / "r")
+    run.log(1, loss=1.0)
+    run.close()
+    start_run(tmp_path / "r", resume=True).close()
+    assert not (tmp_path / "r" / "metrics.jsonl").exists()

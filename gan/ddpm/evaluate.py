@@ -19,6 +19,7 @@ Metrics, per set of samples:
 - nn_train_median: median pixel L2 distance (pixels in [0, 1]) from a sample to its nearest training
   image; the test images' own value is the reference (much smaller would mean memorisation).
 """
+import argparse
 import json
 import time
 from pathlib import Path
@@ -30,10 +31,10 @@ from scipy import linalg
 from tqdm import tqdm
 
 from model import MNISTClassifier
-from shared.checkpoint import atomic_torch_save
-from shared.cli import PRECISIONS, experiment_parser, main_guard, positive_int
+from shared.checkpoint import read_checkpoint, save_state
+from shared.cli import PRECISIONS, experiment_parser, main_guard, non_negative_float, positive_int
 from shared.data import mnist
-from shared.errors import PlaygroundError
+from shared.errors import PlaygroundError, reason
 from shared.plotting import save_csv, save_json
 from shared.seeding import seed_everything
 
@@ -80,12 +81,16 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
 def load_or_train_judge(path, data_dir=None, quick=False, seed=0):
     path = Path(path)
     if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = read_checkpoint(path)
         clf = MNISTClassifier()
-        clf.load_state_dict(state["model"])
-        return clf.eval(), state["test_accuracy"]
+        try:
+            clf.load_state_dict(state["model"])
+            return clf.eval(), float(state["test_accuracy"])
+        except (KeyError, RuntimeError, TypeError, ValueError) as e:
+            raise PlaygroundError(f"{path} is not a judge written by evaluate.py ({reason(e)}); delete it and "
+                                  "evaluate.py trains a new one") from None
     clf, acc = train_judge(data_dir, quick=quick, seed=seed)
-    atomic_torch_save({"model": clf.state_dict(), "test_accuracy": acc}, path)
+    save_state({"model": clf.state_dict(), "test_accuracy": acc}, path)
     return clf, acc
 
 
@@ -254,8 +259,12 @@ def run_suite(args, ref):
         save_csv([{k: r.get(k, "") for k in keys} for r in rows], out / f"{table}.csv")
 
 
-def float_list(text):
-    return [float(v) for v in text.split(",") if v.strip()]
+def float_list(text, flag="--guidance-scales"):
+    """Comma-separated numbers >= 0 (guidance scales)."""
+    try:
+        return [non_negative_float(v) for v in text.split(",") if v.strip()]
+    except argparse.ArgumentTypeError as e:
+        raise PlaygroundError(f"{flag}: {e}") from None
 
 
 def main(argv=None):
@@ -291,9 +300,12 @@ def main(argv=None):
     if args.suite and args.checkpoint is None:
         raise PlaygroundError("--suite needs --checkpoint (a train.py checkpoint.pt)")
     args.tables = [t for t in args.tables.split(",") if t]
-    args.steps_list = [int(v) for v in args.steps_list.split(",") if v]
-    args.guidance_scales, args.cfg_scales = float_list(args.guidance_scales), float_list(args.cfg_scales)
-    args.cond_guidance_scales = float_list(args.cond_guidance_scales)
+    try:
+        args.steps_list = [positive_int(v) for v in args.steps_list.split(",") if v.strip()]
+    except argparse.ArgumentTypeError as e:
+        raise PlaygroundError(f"--steps-list: {e}") from None
+    args.guidance_scales, args.cfg_scales = float_list(args.guidance_scales), float_list(args.cfg_scales, "--cfg-scales")
+    args.cond_guidance_scales = float_list(args.cond_guidance_scales, "--cond-guidance-scales")
     args.work_dir = args.work_dir or args.out
     args.out.mkdir(parents=True, exist_ok=True)
     judge, acc = load_or_train_judge(args.judge or args.out / "judge.pt", args.data_dir, args.quick, args.seed)

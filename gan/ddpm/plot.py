@@ -8,6 +8,7 @@
   guidance.png: guidance scale vs class accuracy and within-class diversity (classifier guidance of the
   unconditional and of the conditional UNet, classifier-free guidance).
 """
+import argparse
 import json
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import torch
 
 from diffusion import load_trained
 from sample import generate
-from shared.cli import experiment_parser, main_guard, read_metrics
+from shared.cli import ArgumentParser, main_guard, non_negative_float, read_metrics
 from shared.errors import PlaygroundError
 from shared.plotting import image_grid, save_figure, save_image_grid
 
@@ -35,15 +36,20 @@ def grid_from_npz(path, out, n_per_class=None, nrow=10, title=None):
     save_image_grid(images, out, nrow=nrow, title=title)
 
 
-def main(argv=None):
-    p = experiment_parser("ddpm_plot", description=__doc__)
+def parse_args(argv=None):
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, default=Path("runs/ddpm"), help="train.py run folder")
     p.add_argument("--eval-dir", type=Path, default=Path("runs/ddpm_eval"), help="evaluate.py --suite sample cache")
     p.add_argument("--results-dir", type=Path, default=HERE / "results")
-    p.add_argument("--figures", type=Path, default=HERE / "figures")
-    p.add_argument("--guidance-scale", type=float, default=None,
+    p.add_argument("--figures", "--out", dest="figures", type=Path, default=HERE / "figures",
+                   help="folder for the PNGs")
+    p.add_argument("--guidance-scale", type=non_negative_float, default=None,
                    help="classifier-guidance grid scale (default: the smallest with >= 95%% class accuracy)")
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     torch.set_num_threads(2)
     fig_dir = args.figures
     ckpt = args.run / "checkpoint.pt"

@@ -11,6 +11,7 @@ Which labels the UNet sees (--condition): `auto` gives it the requested label un
 guidance is on, in which case the unconditional model (null label) is guided by the classifier alone,
 the paper's "unconditional model + classifier guidance" setting. Unconditional samples get label -1.
 """
+import argparse
 import shutil
 import time
 from pathlib import Path
@@ -20,7 +21,8 @@ import torch
 from tqdm import tqdm
 
 from diffusion import load_trained, to_uint8
-from shared.cli import PRECISIONS, autocast, experiment_parser, main_guard, non_negative_float, positive_int
+from shared.cli import (DEVICES, PRECISIONS, ArgumentParser, autocast, check_output_file, main_guard, non_negative_float,
+                        positive_int, seed_int)
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid
 
@@ -103,7 +105,7 @@ def requested_labels(n, klass=None, per_class=False):
 
 
 def main(argv=None):
-    p = experiment_parser("ddpm_sample", description=__doc__)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
     p.add_argument("--n", type=positive_int, default=64, help="number of images")
     p.add_argument("--sampler", choices=("ddpm", "ddim"), default="ddim")
@@ -120,6 +122,8 @@ def main(argv=None):
     p.add_argument("--batch-size", type=positive_int, default=250)
     p.add_argument("--nrow", type=positive_int, default=None, help="grid columns (default 10 per class, else 8)")
     p.add_argument("--output", type=Path, required=True, help=".png grid or .npz (uint8 images + labels)")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the initial noise")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="sampling runs on the CPU: auto and cpu")
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--precision", choices=PRECISIONS, default="bf16",
                    help="autocast precision of the networks (bf16: ~1.6x faster sampling on this CPU)")
@@ -131,7 +135,13 @@ def main(argv=None):
         raise PlaygroundError(f"--output must end in .png or .npz, got '{args.output.name}'")
     if args.klass is not None and not 0 <= args.klass <= 9:
         raise PlaygroundError(f"--class must be a digit 0..9, got {args.klass}")
+    if args.device == "cuda":  # the noise comes from a CPU generator, so the samples are the same on any machine
+        raise PlaygroundError("sample.py samples on the CPU; pass --device cpu (or auto)")
+    check_output_file(args.output)  # before minutes of sampling, not after
     model, diffusion, config = load_trained(args.checkpoint, ema=not args.no_ema)
+    if args.sampler == "ddim" and args.steps > diffusion.T:
+        raise PlaygroundError(f"--steps {args.steps} is more than the model's T = {diffusion.T} diffusion steps; "
+                              f"pass --steps {diffusion.T} or fewer")
     if args.compile:
         model = compile_unet(model)
     classifier = load_classifier(args.classifier) if args.classifier else None

@@ -9,7 +9,6 @@ and samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two uncondition
 class-conditional rows 0..9).
 """
 import copy
-import sys
 import time
 from dataclasses import asdict
 
@@ -19,7 +18,8 @@ from tqdm import tqdm
 from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import UNet, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_int, parse_args,
+                        positive_float, positive_int, probability, resolve_device)
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid
 from shared.seeding import seed_everything
@@ -41,11 +41,11 @@ def get_args(argv=None):
     g.add_argument("--num-res-blocks", type=positive_int, default=1, help="residual blocks per level (down path)")
     g.add_argument("--attention-levels", type=str, default="2", help="levels with self-attention (2 = 7x7 / 8x8)")
     g.add_argument("--num-heads", type=positive_int, default=4)
-    g.add_argument("--dropout", type=float, default=0.0, help="dropout in the residual blocks (0: a short run does not overfit MNIST)")
+    g.add_argument("--dropout", type=probability, default=0.0, help="dropout in the residual blocks (0: a short run does not overfit MNIST)")
     g.add_argument("--unconditional", action="store_true",
                    help="no class embedding (default: class-conditional with label dropout, which also gives the "
                         "unconditional model through the null label)")
-    g.add_argument("--label-drop", type=float, default=0.2,
+    g.add_argument("--label-drop", type=probability, default=0.2,
                    help="probability of replacing the label by the null label (classifier-free guidance)")
     g = p.add_argument_group("diffusion")
     g.add_argument("--schedule", choices=SCHEDULES, default="cosine", help="noise schedule")
@@ -54,12 +54,12 @@ def get_args(argv=None):
     g.add_argument("--steps", type=positive_int, default=7000, help="optimizer steps")
     g.add_argument("--batch-size", type=positive_int, default=64)
     g.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate after warmup")
-    g.add_argument("--warmup", type=int, default=200, help="linear learning-rate warmup steps")
+    g.add_argument("--warmup", type=non_negative_int, default=200, help="linear learning-rate warmup steps")
     g.add_argument("--lr-decay", action="store_true", default=True,
                    help="cosine-decay the learning rate to 10%% over the run (default on)")
     g.add_argument("--no-lr-decay", dest="lr_decay", action="store_false")
     g.add_argument("--grad-clip", type=positive_float, default=1.0, help="clip the gradient norm")
-    g.add_argument("--ema-decay", type=float, default=0.999, help="EMA of the weights used for sampling")
+    g.add_argument("--ema-decay", type=probability, default=0.999, help="EMA of the weights used for sampling")
     g = p.add_argument_group("bookkeeping")
     g.add_argument("--log-every", type=positive_int, default=50)
     g.add_argument("--sample-every", type=positive_int, default=1000, help="write a sample grid every N steps")
@@ -70,13 +70,8 @@ def get_args(argv=None):
                    help="autocast precision of the UNet's forward pass (bf16: ~1.6x faster on this CPU)")
     g.add_argument("--stop-after", type=positive_int, default=None,
                    help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
-    if "--quick" in (sys.argv[1:] if argv is None else argv):  # tiny defaults; flags given explicitly still win
-        p.set_defaults(steps=40, batch_size=16, base_channels=8, T=100, log_every=10, sample_every=20,
-                       checkpoint_every=20, sample_steps=5, warmup=5)
-    args = p.parse_args(argv)
-    if not 0 <= args.label_drop < 1 or not 0 <= args.ema_decay < 1 or not 0 <= args.dropout < 1:
-        raise PlaygroundError("--label-drop, --ema-decay and --dropout must lie in [0, 1)")
-    return args
+    return parse_args(p, argv, quick=dict(steps=40, batch_size=16, base_channels=8, T=100, log_every=10,
+                                          sample_every=20, checkpoint_every=20, sample_steps=5, warmup=5))
 
 
 def lr_factor(step, args):
@@ -133,16 +128,12 @@ def main(argv=None):
 
     config = {**vars(args), "model": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
               "params": sum(p.numel() for p in model.parameters())}
-    run = Run(args.out, config=config)
+    run = Run(args.out, config=config)  # refuses a busy folder, or a --resume with other flags, before writing
     config = run.config  # plain JSON types, as the checkpoint must hold
     step, elapsed, running = 0, 0.0, 0.0  # running: loss summed since the last log row
     if args.resume and run.checkpoint_path.exists():
         state = load_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler,
                                 map_location=device)
-        for key in ("model", "schedule", "T", "dataset", "batch_size", "seed"):
-            if state["config"].get(key) != config[key]:
-                raise PlaygroundError(f"checkpoint was trained with {key}={state['config'].get(key)}, not "
-                                      f"{config[key]}; resume with the same flags or use another --out")
         ema.load_state_dict(state["extra"]["ema"])
         step, elapsed, running = state["step"], state["extra"]["elapsed"], state["extra"]["running"]
         run.truncate_metrics(step)
@@ -164,6 +155,7 @@ def main(argv=None):
         y = y_all[idx].to(device) if y_all is not None else None
         with autocast(device, args.precision):
             loss = diffusion.loss(model, x0, y, args.label_drop)
+        run.check_finite(step + 1, loss=loss)  # before the update, so the last checkpoint stays a good one
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)

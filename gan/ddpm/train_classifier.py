@@ -7,7 +7,6 @@ It is the UNet's downsampling trunk (same Encoder class) plus a pooling head, tr
 cross-entropy on x_t = q_sample(x_0, t) at uniformly random t, so it must match the diffusion
 model's schedule and T. At the end it reports test accuracy at several noise levels (accuracy.json).
 """
-import sys
 from dataclasses import asdict
 
 import torch
@@ -17,7 +16,8 @@ from tqdm import tqdm
 from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import NoisyClassifier, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float, parse_args,
+                        positive_float, positive_int, resolve_device)
 from shared.errors import PlaygroundError
 from shared.plotting import save_json
 from shared.seeding import seed_everything
@@ -35,14 +35,12 @@ def main(argv=None):
     p.add_argument("--steps", type=positive_int, default=3000)
     p.add_argument("--batch-size", type=positive_int, default=64)
     p.add_argument("--lr", type=positive_float, default=1e-3)
-    p.add_argument("--weight-decay", type=float, default=0.05, help="AdamW weight decay")
+    p.add_argument("--weight-decay", type=non_negative_float, default=0.05, help="AdamW weight decay")
     p.add_argument("--log-every", type=positive_int, default=50)
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--precision", choices=PRECISIONS, default="bf16", help="autocast precision of the forward pass")
-    if "--quick" in (sys.argv[1:] if argv is None else argv):  # tiny defaults; explicit flags still win
-        p.set_defaults(steps=30, batch_size=32, base_channels=8, log_every=10, checkpoint_every=10)
-    args = p.parse_args(argv)
+    args = parse_args(p, argv, quick=dict(steps=30, batch_size=32, base_channels=8, log_every=10, checkpoint_every=10))
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)
     device = resolve_device(args.device)
@@ -50,6 +48,8 @@ def main(argv=None):
     x_test, y_test = load_dataset(args.dataset, False, args.data_dir)
     if args.quick:
         x_train, y_train, x_test, y_test = x_train[:1024], y_train[:1024], x_test[:200], y_test[:200]
+    if len(x_train) < args.batch_size:
+        raise PlaygroundError(f"--batch-size {args.batch_size} is larger than the dataset ({len(x_train)} images)")
     cfg = UNetConfig(image_size=x_train.shape[-1], in_channels=x_train.shape[1], base_channels=args.base_channels,
                      channel_mult=int_list(args.channel_mult), attention_levels=int_list(args.attention_levels),
                      num_heads=4 if args.base_channels >= 16 else 2, groups=8 if args.base_channels >= 16 else 4,
@@ -80,6 +80,7 @@ def main(argv=None):
         with autocast(device, args.precision):
             logits = clf(diffusion.q_sample(x0, t, torch.randn_like(x0)), t).float()
         loss = F.cross_entropy(logits, y)
+        run.check_finite(step + 1, loss=loss)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()

@@ -16,7 +16,7 @@ import torch
 from corpus import corpus_texts, split_corpus
 from embed import embed_texts, pooled_width
 from model import GPT, GPTConfig
-from shared.cli import autocast, main_guard, positive_int
+from shared.cli import ArgumentParser, autocast, main_guard, positive_int
 from shared.data import tweeteval
 from shared.plotting import save_json
 from tokenizer import cached_tokenizer, train_tokenizer
@@ -37,7 +37,7 @@ def median_time(fn, repeats: int, warmup: int = 2) -> float:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--repeats", type=positive_int, default=10, help="timed repeats per measurement")
     p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
     p.add_argument("--embed-tweets", type=positive_int, default=5000, help="tweets embedded for the tweets/s row")

@@ -33,6 +33,9 @@ def split_corpus(texts, val_fraction: float, max_tweets: int = 0):
     if max_tweets:
         order = order[:max_tweets]
     n_val = max(1, int(round(len(order) * val_fraction)))
+    if len(order) - n_val < 1:
+        raise PlaygroundError(f"{len(order)} tweets leave none for training after holding out {n_val} for "
+                              "validation; use more tweets (--max-tweets 0 = all) or a smaller --val-fraction")
     return [texts[i] for i in order[n_val:]], [texts[i] for i in order[:n_val]]
 
 

@@ -22,7 +22,7 @@ import torch
 
 from model import GPT, GPTConfig
 from shared.checkpoint import read_checkpoint
-from shared.cli import PRECISIONS, autocast, main_guard, positive_int
+from shared.cli import PRECISIONS, ArgumentParser, autocast, check_output_file, main_guard, positive_int
 from shared.data import read_lines
 from shared.errors import PlaygroundError
 from tokenizer import TweetTokenizer
@@ -127,7 +127,7 @@ def embed_texts(model: GPT, tok: TweetTokenizer, texts, pooling: str = "mean", b
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
     p.add_argument("--input", type=Path, required=True, help="UTF-8 text file, one tweet per line")
     p.add_argument("--output", type=Path, required=True, help=".npy file to write: float32 [lines, dims] (dims: n_embd for mean/last)")
@@ -140,16 +140,17 @@ def main(argv=None):
     p.add_argument("--random-weights", action="store_true", help="same architecture, untrained weights (a baseline)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.output.suffix != ".npy":  # np.save would append .npy and write somewhere else than asked
+        raise PlaygroundError(f"--output must end in .npy, got '{args.output}'")
+    check_output_file(args.output)
     if not args.input.is_file():
         raise PlaygroundError(f"input file {args.input} does not exist; pass a text file with one tweet per line")
-    try:
-        texts = read_lines(args.input)
-    except UnicodeDecodeError:
-        raise PlaygroundError(f"{args.input} is not UTF-8 text; convert it to UTF-8 first") from None
+    texts = read_lines(args.input)  # one tweet per '\n': a lone '\r' stays inside its tweet, a BOM is dropped
     model, tok = load_gpt(args.checkpoint, random_weights=args.random_weights)
     vectors = embed_texts(model, tok, texts, args.pooling, args.batch_size, args.precision, args.whitespace)
     args.output.parent.mkdir(parents=True, exist_ok=True)
-    np.save(args.output, vectors)
+    with open(args.output, "wb") as f:
+        np.save(f, vectors)
     print(f"wrote {vectors.shape[0]} x {vectors.shape[1]} float32 vectors to {args.output}")
 
 

@@ -20,7 +20,7 @@ import torch
 from scipy import sparse
 
 from embed import POOLINGS, WHITESPACE, embed_texts, load_gpt
-from shared.cli import PRECISIONS, main_guard, positive_int
+from shared.cli import PRECISIONS, ArgumentParser, main_guard, non_negative_int, positive_float, positive_int, seed_int
 from shared.data import STANCE_TARGETS, available_tweeteval_tasks, tweeteval
 from shared.errors import PlaygroundError
 from shared.paths import cache_dir
@@ -110,6 +110,8 @@ def tfidf_features(train_texts, val_texts, test_texts):
 
 # ----------------------------------------------------------------------------- embeddings with a cache
 def file_digest(path) -> str:
+    if not Path(path).is_file():
+        raise PlaygroundError(f"checkpoint {path} does not exist; pass the checkpoint.pt written by train.py")
     h = hashlib.sha1()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -153,7 +155,7 @@ def subsample(split, n: int, seed: int):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
     p.add_argument("--tasks", nargs="+", default=list(MAIN_TASKS), choices=MAIN_TASKS + EXTRA_TASKS, metavar="TASK",
                    help=f"any of {' '.join(MAIN_TASKS + EXTRA_TASKS)} (default: the first five)")
@@ -163,20 +165,18 @@ def main(argv=None):
                    help="keep: embed the raw text, which reproduces the irony artifact described in the README")
     p.add_argument("--precision", choices=PRECISIONS, default="bf16",
                    help="embedding matmul precision (bf16 is ~1.5x faster here; vectors differ from fp32 by ~0.1%%)")
-    p.add_argument("--c-grid", type=float, nargs="+", default=None,
+    p.add_argument("--c-grid", type=positive_float, nargs="+", default=None,
                    help=f"probe C values tried on val for every feature set (default {C_GRIDS['default']}; "
                         f"{C_GRIDS['wide']} for the GPT with --pooling wide)")
     p.add_argument("--class-weight", choices=("balanced", "none"), default="balanced",
                    help="balanced reweights classes inversely to frequency (the metrics are class-averaged)")
-    p.add_argument("--max-train", type=int, default=0, help="cap on probe training tweets per task (0 = all)")
+    p.add_argument("--max-train", type=non_negative_int, default=0, help="cap on probe training tweets per task (0 = all)")
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for results.json / results.csv")
     p.add_argument("--data-dir", type=Path, default=None, help="data root (default $PLAYGROUND_DATA)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random-weights twin and of subsampling")
+    p.add_argument("--seed", type=seed_int, default=0, help="seed of the random-weights twin and of subsampling")
     p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
     p.add_argument("--quick", action="store_true", help="300 train / 200 val / 300 test tweets per task (smoke test)")
     args = p.parse_args(argv)
-    if args.c_grid is not None and any(c <= 0 for c in args.c_grid):
-        p.error("--c-grid values must be > 0")
     torch.set_num_threads(args.threads)
     caps = (300, 200, 300) if args.quick else (args.max_train, 0, 0)
     class_weight = None if args.class_weight == "none" else "balanced"

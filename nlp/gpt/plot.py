@@ -15,7 +15,7 @@ import torch
 import shared.plotting  # noqa: F401  (the repo's matplotlib style)
 from embed import load_gpt
 from evaluate import MAIN_TASKS, cached_embeddings, file_digest
-from shared.cli import main_guard, read_metrics
+from shared.cli import ArgumentParser, main_guard, non_negative_int, positive_int, read_metrics
 from shared.data import tweeteval
 from shared.errors import PlaygroundError
 from shared.plotting import save_figure
@@ -139,7 +139,7 @@ def write_neighbours(model, tok, key, data_dir, out: Path, k: int):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", type=Path, default=Path("runs/gpt"), help="train.py run folder (metrics.jsonl, checkpoint.pt)")
     p.add_argument("--checkpoint", type=Path, default=None, help="default: <run>/checkpoint.pt")
     p.add_argument("--results", type=Path, default=HERE / "results" / "results.json", help="evaluate.py output")
@@ -148,10 +148,10 @@ def main(argv=None):
     p.add_argument("--out", type=Path, default=HERE / "figures", help="folder for the figures")
     p.add_argument("--data-dir", type=Path, default=None, help="data root (default $PLAYGROUND_DATA)")
     p.add_argument("--map-task", default="emotion", choices=MAIN_TASKS, help="task whose test tweets the 2-D map shows")
-    p.add_argument("--map-points", type=int, default=1500, help="tweets in the 2-D map")
-    p.add_argument("--layer", type=int, default=1, help="attention layer to show (0-based)")
-    p.add_argument("--heads", type=int, default=4, help="heads to show")
-    p.add_argument("--neighbours", type=int, default=4, help="neighbours per query")
+    p.add_argument("--map-points", type=positive_int, default=1500, help="tweets in the 2-D map")
+    p.add_argument("--layer", type=non_negative_int, default=1, help="attention layer to show (0-based)")
+    p.add_argument("--heads", type=positive_int, default=4, help="heads to show")
+    p.add_argument("--neighbours", type=positive_int, default=4, help="neighbours per query")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     ckpt = args.checkpoint or args.run / "checkpoint.pt"

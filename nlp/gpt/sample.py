@@ -11,19 +11,24 @@ from pathlib import Path
 import torch
 
 from embed import load_gpt
-from shared.cli import main_guard, positive_float, positive_int
+from shared.cli import ArgumentParser, main_guard, positive_float, positive_int, seed_int
+from shared.errors import PlaygroundError
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--checkpoint", type=Path, required=True, help="checkpoint.pt written by train.py")
     p.add_argument("--prompt", default="", help="start of the tweet ('' = start from <s> alone)")
     p.add_argument("--num", type=positive_int, default=5, help="tweets to generate")
     p.add_argument("--max-new-tokens", type=positive_int, default=40, help="tokens to add at most (stops at </s>)")
     p.add_argument("--temperature", type=positive_float, default=0.8, help="softmax temperature")
     p.add_argument("--top-k", type=positive_int, default=50, help="sample among the k most likely tokens")
-    p.add_argument("--seed", type=int, default=0, help="sampling seed")
+    p.add_argument("--seed", type=seed_int, default=0, help="sampling seed")
     args = p.parse_args(argv)
+    try:
+        args.prompt.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes in argv arrive as lone surrogates
+        raise PlaygroundError("--prompt is not valid UTF-8 text; pass the prompt in UTF-8") from None
     torch.manual_seed(args.seed)
     model, tok = load_gpt(args.checkpoint)
     prompt = [tok.bos_id] + tok.encode(args.prompt, specials=False)

@@ -17,7 +17,8 @@ from tqdm import tqdm
 from corpus import CORPUS_TASKS, PackedTweets, corpus_texts, split_corpus
 from model import GPT, GPTConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float, positive_float, positive_int, resolve_device
+from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float, non_negative_int,
+                        parse_args as parse_flags, positive_float, positive_int, resolve_device)
 from shared.errors import PlaygroundError
 from shared.seeding import seed_everything
 from tokenizer import TweetTokenizer, cached_tokenizer
@@ -44,7 +45,7 @@ def parse_args(argv=None):
                    help="stop (with a checkpoint) after this step without changing the schedule; --resume continues")
     o.add_argument("--lr", type=positive_float, default=1e-3, help="peak learning rate")
     o.add_argument("--min-lr", type=non_negative_float, default=1e-4, help="learning rate at the end of the cosine decay")
-    o.add_argument("--warmup-steps", type=int, default=100, help="linear warmup from 0 to --lr")
+    o.add_argument("--warmup-steps", type=non_negative_int, default=100, help="linear warmup from 0 to --lr")
     o.add_argument("--weight-decay", type=non_negative_float, default=0.1, help="AdamW decay, applied to matrices only")
     o.add_argument("--beta1", type=positive_float, default=0.9, help="AdamW beta1")
     o.add_argument("--beta2", type=positive_float, default=0.95, help="AdamW beta2 (GPT-3's 0.95: faster second-moment adaptation)")
@@ -54,24 +55,17 @@ def parse_args(argv=None):
                         "AVX-512 BF16, while weights, gradients and AdamW stay fp32")
     d = p.add_argument_group("data and logging")
     d.add_argument("--val-fraction", type=positive_float, default=0.02, help="share of corpus tweets held out for val loss")
-    d.add_argument("--max-tweets", type=int, default=0, help="use only this many corpus tweets (0 = all)")
+    d.add_argument("--max-tweets", type=non_negative_int, default=0, help="use only this many corpus tweets (0 = all)")
     d.add_argument("--eval-interval", type=positive_int, default=100, help="steps between validation losses")
     d.add_argument("--eval-batches", type=positive_int, default=20, help="micro-batches of held-out tweets per validation")
     d.add_argument("--log-interval", type=positive_int, default=10, help="steps between train-loss log rows")
     d.add_argument("--ckpt-interval", type=positive_int, default=250, help="steps between checkpoints")
     d.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
-    args = p.parse_args(argv)
-    if args.quick:
-        defaults = {a.dest: a.default for a in p._actions}
-        for k, v in QUICK.items():  # --quick shrinks whatever the user left at its default
-            if getattr(args, k) == defaults[k]:
-                setattr(args, k, v)
+    args = parse_flags(p, argv, quick=QUICK)  # --quick shrinks whatever the user did not give
     if args.n_embd % args.n_head:
         p.error(f"--n-embd {args.n_embd} is not divisible by --n-head {args.n_head}")
     if not 0 < args.val_fraction < 1:
         p.error("--val-fraction must be between 0 and 1")
-    if args.warmup_steps < 0 or args.max_tweets < 0:
-        p.error("--warmup-steps and --max-tweets must be >= 0")
     if args.beta1 >= 1 or args.beta2 >= 1:
         p.error("--beta1 and --beta2 must be < 1")
     return args
@@ -109,12 +103,11 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
     seed_everything(args.seed)
-    run = Run(args.out, config=vars(args))
+    run = Run(args.out, config=vars(args))  # refuses a busy folder, or a --resume with other flags, before writing
 
     # --- data: tokenizer trained on the training tweets only (the held-out ones stay unseen)
     train_texts, val_texts = split_corpus(corpus_texts(args.data_dir, CORPUS_TASKS), args.val_fraction, args.max_tweets)
     tok = cached_tokenizer(train_texts, args.vocab_size)
-    tok.save(run.dir / "tokenizer.json")
     train = PackedTweets(tok.encode_batch(train_texts), args.block_size, tok.pad_id)
     val = PackedTweets(tok.encode_batch(val_texts), args.block_size, tok.pad_id)
     print(f"corpus: {len(train_texts):,} train tweets ({train.n_tokens:,} tokens), "
@@ -136,6 +129,7 @@ def main(argv=None):
         step = ckpt["step"]
         run.truncate_metrics(step)
         print(f"resumed from step {step}")
+    tok.save(run.dir / "tokenizer.json")
 
     def checkpoint():
         save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
@@ -156,6 +150,7 @@ def main(argv=None):
                 _, loss = model(x.to(device), y.to(device))
             (loss / args.grad_accum).backward()  # the sum of micro-batch grads = the grad of the big batch's mean
             loss_sum += loss.item() / args.grad_accum
+        run.check_finite(step + 1, loss=loss_sum)  # before the update, so the last checkpoint stays a good one
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip if args.grad_clip > 0 else float("inf"))
         lr = scheduler.get_last_lr()[0]
         optimizer.step()

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from shared.cli import ArgumentParser
+
 HERE = Path(__file__).resolve().parent
 FIGURES = [
     ("3.2, 3.5", "chapter3/gridworld.py"),
@@ -85,7 +87,7 @@ def python_loop_baselines():
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--write-figures", action="store_true", help="write PNG/JSON into the chapter folders")
     args = parser.parse_args()
     results = []

@@ -1,8 +1,6 @@
 """Blackjack plots as the book draws them: value surfaces over (dealer showing, player sum) and policy maps."""
 import numpy as np
 
-from common.plots import plt  # noqa: F401  (repo style)
-
 SUMS, DEALER = np.arange(12, 22), np.arange(1, 11)
 
 

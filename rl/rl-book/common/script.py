@@ -2,6 +2,8 @@
 import argparse
 from pathlib import Path
 
+from shared.cli import ArgumentParser
+
 
 def seed(text):
     value = int(text) if text.lstrip("-").isdigit() else None
@@ -20,7 +22,7 @@ def writable_folder(text):
 
 
 def figure_parser(description, chapter_dir):
-    parser = argparse.ArgumentParser(description=description,
+    parser = ArgumentParser(description=description,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seed", type=seed, default=0, help="seed of the numpy generator; same seed, same numbers")
     parser.add_argument("--out", type=writable_folder, default=Path(chapter_dir),
