@@ -370,7 +370,7 @@ def read_metrics(path) -> list:
 
 def _resume_hint() -> str:
     run = _active_run
-    if run is None or run.forget_if_empty():
+    if run is None:
         return "nothing was saved"
     if not run.checkpoint_path.exists():
         return f"no checkpoint was written yet in {run.dir}; start again with --overwrite"

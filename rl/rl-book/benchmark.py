@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from shared.cli import ArgumentParser
+from shared.cli import ArgumentParser, main_guard
 
 HERE = Path(__file__).resolve().parent
 FIGURES = [
@@ -117,4 +117,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    main_guard(main)()
