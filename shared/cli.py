@@ -166,9 +166,12 @@ def check_output_file(path, flag: str = "--output") -> Path:
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
     target = path if path.exists() else folder
-    if not folder.is_dir() or not os.access(target, os.W_OK):
-        raise PlaygroundError(f"{flag} {path} cannot be written (no write permission in {target}); "
-                              f"pass a path in a writable folder")
+    if not folder.is_dir():
+        raise PlaygroundError(f"{flag} {path} cannot be written ({folder} is a file, not a folder); "
+                              "pass a path in a writable folder")
+    if not os.access(target, os.W_OK):
+        raise PlaygroundError(f"{flag} {path} cannot be written (no write permission for {target}); "
+                              "pass a path in a writable folder")
     return path
 
 
