@@ -226,3 +226,16 @@ def test_a_start_that_fails_before_logging_leaves_nothing(tmp_path):
     run.close()
     start_run(tmp_path / "r", resume=True).close()
     assert not (tmp_path / "r" / "metrics.jsonl").exists()
+
+
+def test_output_files_are_checked_before_the_work(tmp_path):
+    """Item 10: sample.py/embed.py found an unwritable --output only after the work (a traceback)."""
+    from shared.cli import check_output_file
+
+    (tmp_path / "a_file").write_text("")
+    assert check_output_file(tmp_path / "new" / "deeper" / "x.png") == tmp_path / "new" / "deeper" / "x.png"
+    assert not (tmp_path / "new").exists()  # checked, not created
+    with pytest.raises(PlaygroundError, match="a_file is a file, not a folder"):
+        check_output_file(tmp_path / "a_file" / "x.png")
+    with pytest.raises(PlaygroundError, match="is a folder; pass a file name"):
+        check_output_file(tmp_path)
