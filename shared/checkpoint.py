@@ -76,6 +76,8 @@ def read_checkpoint(path, map_location="cpu") -> dict:
     path = Path(path)
     if not path.is_file():
         raise PlaygroundError(f"checkpoint {path} does not exist; pass the path of a .pt file written by train.py")
+    if path.stat().st_size == 0:
+        raise PlaygroundError(f"checkpoint {path} is empty (0 bytes); delete it or pass another checkpoint")
     state = _torch_load(path, path, map_location)
     marker = state.get("format") if isinstance(state, dict) else None
     if marker == FORMAT and isinstance(state.get("payload"), torch.Tensor):

@@ -116,7 +116,7 @@ def test_interrupted_save_keeps_previous_checkpoint(tmp_path, monkeypatch):
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path, content):
     path = tmp_path / "bad.pt"
     path.write_bytes(content)
-    with pytest.raises(PlaygroundError, match="corrupt"):
+    with pytest.raises(PlaygroundError, match="corrupt" if content else "is empty"):
         ckpt.read_checkpoint(path)
 
 
