@@ -200,13 +200,21 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert losses(tmp_path / "full" / "metrics.jsonl") == losses(tmp_path / "split" / "metrics.jsonl")
 
 
-@pytest.mark.slow
-def test_quick_train_sample_evaluate_end_to_end(tmp_path):
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """A --quick diffusion run (runs/run) and classifier (runs/clf), shared by the tests below."""
+    tmp_path = tmp_path_factory.mktemp("ddpm")
     r = run("train.py", "--quick", "--out", tmp_path / "run", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
-    assert list((tmp_path / "run").glob("samples_*.png"))
     r = run("train_classifier.py", "--quick", "--T", "100", "--out", tmp_path / "clf", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
+    return tmp_path
+
+
+@pytest.mark.slow
+def test_quick_train_sample_evaluate_end_to_end(quick_runs):
+    tmp_path = quick_runs
+    assert list((tmp_path / "run").glob("samples_*.png"))
     ckpt, clf = tmp_path / "run" / "checkpoint.pt", tmp_path / "clf" / "checkpoint.pt"
     r = run("sample.py", "--checkpoint", ckpt, "--n", "20", "--per-class", "--classifier", clf, "--guidance", "2",
             "--steps", "5", "--output", tmp_path / "guided.png", tmp_path=tmp_path)
@@ -238,3 +246,67 @@ def test_compile_without_a_compiler_is_a_clear_error(monkeypatch):
     with pytest.raises(PlaygroundError, match="C\\+\\+ compiler"):
         sample.compile_unet(tiny_unet())
 
+
+
+# ---------------------------------------------------------------------- issue 12: bad input is one line, exit 2
+def fails_with_one_line(script, *args, tmp_path, expect):
+    r = run(script, *args, tmp_path=tmp_path)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert expect in lines[0], lines[0]
+    return r
+
+
+@pytest.mark.slow
+def test_refused_resume_changes_nothing(quick_runs):
+    """Items 1 and 4: `--resume --base-channels 16` rewrote config.json before it was refused, and a changed
+    --steps, --lr or --label-drop was accepted (it silently changes the schedule)."""
+    folder = quick_runs / "run"
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    fails_with_one_line("train.py", "--quick", "--resume", "--base-channels", "16", "--steps", "80", "--lr", "0.002",
+                        "--label-drop", "0.1", "--out", folder, tmp_path=quick_runs,
+                        expect="base_channels 16 (the run: 8), label_drop 0.1 (the run: 0.2), steps 80 (the run: 40), "
+                               "lr 0.002 (the run: 0.001), model, params")
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_bad_input_to_the_ddpm_scripts(quick_runs, tmp_path):
+    """Items 10 and 11: each of these ended in a traceback (exit 1) or was accepted with exit 0 but wrong."""
+    ckpt = quick_runs / "run" / "checkpoint.pt"
+    (tmp_path / "a_file").write_text("")
+    (tmp_path / "empty.pt").write_bytes(b"")
+    for script in ("train.py", "train_classifier.py"):
+        fails_with_one_line(script, "--quick", "--seed", "20000000000000", "--out", tmp_path / "r", tmp_path=tmp_path,
+                            expect="--seed")
+    fails_with_one_line("train.py", "--qui", "--out", tmp_path / "r", tmp_path=tmp_path, expect="--qui")
+    sample = ["sample.py", "--checkpoint", ckpt, "--n", "2"]
+    fails_with_one_line(*sample, "--seed", "20000000000000", "--output", tmp_path / "x.png", tmp_path=tmp_path,
+                        expect="--seed")
+    fails_with_one_line(*sample, "--steps", "5000", "--output", tmp_path / "x.png", tmp_path=tmp_path,
+                        expect="more than the model's T = 100")
+    fails_with_one_line(*sample, "--eta", "inf", "--output", tmp_path / "x.png", tmp_path=tmp_path, expect="--eta")
+    fails_with_one_line(*sample, "--device", "cuda", "--output", tmp_path / "x.png", tmp_path=tmp_path,
+                        expect="samples on the CPU")
+    r = fails_with_one_line(*sample, "--n", "5000", "--output", tmp_path / "a_file" / "x.png", tmp_path=tmp_path,
+                            expect="cannot be written")
+    fails_with_one_line("evaluate.py", "--quick", "--samples", tmp_path / "none.npz", "--judge", tmp_path / "empty.pt",
+                        "--out", tmp_path / "eval", tmp_path=tmp_path, expect="empty.pt is empty (0 bytes)")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "empty.pt", "eval"]
+
+
+@pytest.mark.slow
+def test_diverging_training_stops_with_the_last_good_checkpoint(tmp_path):
+    """Item 6: a diverging run (here a huge learning rate) wrote NaN into metrics.jsonl and went on."""
+    r = fails_with_one_line("train.py", "--quick", "--lr", "1e12", "--warmup", "0", "--checkpoint-every", "1",
+                            "--log-every", "1", "--out", tmp_path / "r", tmp_path=tmp_path,
+                            expect=f"training diverged; the last good checkpoint is {tmp_path / 'r' / 'checkpoint.pt'}")
+    assert "nan" in r.stderr or "inf" in r.stderr
+    text = (tmp_path / "r" / "metrics.jsonl").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+
+
+def test_plot_out_is_the_figures_folder(tmp_path):
+    """Item 11: plot.py --out was accepted and ignored."""
+    plot = load_module(HERE / "plot.py")
+    assert plot.parse_args(["--out", str(tmp_path / "figs")]).figures == tmp_path / "figs"

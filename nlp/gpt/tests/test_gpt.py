@@ -275,3 +275,58 @@ def test_wide_pooling_gets_its_own_c_grid(quick_run, tmp_path):
     assert res["pooling"] == "wide"
     assert res["c_grid"] == {"tfidf": evaluate_mod.C_GRIDS["default"], "gpt": evaluate_mod.C_GRIDS["wide"]}
     assert res["per_task"]["sentiment"]["gpt"]["C"] in evaluate_mod.C_GRIDS["wide"]
+
+
+# ----------------------------------------------------------------------------- issue 12: bad input is one line, exit 2
+def fails_with_one_line(name, *args, cwd, expect):
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
+    argv = [sys.executable, str(HERE / name), *(a if isinstance(a, bytes) else str(a) for a in args)]
+    r = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, env=env)
+    lines = r.stderr.strip().splitlines()
+    assert r.returncode == 2 and len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-2000:]
+    assert expect in lines[0], lines[0]
+
+
+@pytest.mark.slow
+def test_resume_compares_every_flag_that_defines_the_run(quick_run):
+    """Item 4: the GPT resumed with another seed, tokenizer and data flags (only the model config was compared)."""
+    run = quick_run / "run"
+    before = {p.name: p.read_bytes() for p in run.iterdir()}
+    fails_with_one_line("train.py", "--quick", "--resume", "--seed", "3", "--vocab-size", "300", "--max-tweets", "2000",
+                        "--max-steps", "60", "--out", run, cwd=quick_run,
+                        expect="seed 3 (the run: 0), vocab_size 300 (the run: 512), max_steps 60 (the run: 30), "
+                               "max_tweets 2000 (the run: 3000)")
+    assert {p.name: p.read_bytes() for p in run.iterdir()} == before
+
+
+@pytest.mark.slow
+def test_bad_input_to_the_gpt_scripts(quick_run, tmp_path):
+    """Items 10 and 11: each of these ended in a traceback (exit 1) or wrote somewhere else than asked."""
+    ckpt = quick_run / "run" / "checkpoint.pt"
+    (tmp_path / "in.txt").write_text("a tweet\n")
+    (tmp_path / "a_file").write_text("")
+    fails_with_one_line("train.py", "--quick", "--max-tweets", "1", "--out", tmp_path / "r", cwd=tmp_path,
+                        expect="leave none for training")
+    fails_with_one_line("train.py", "--quick", "--seed", "20000000000000", "--out", tmp_path / "r", cwd=tmp_path,
+                        expect="--seed")
+    fails_with_one_line("evaluate.py", "--checkpoint", ckpt, "--max-train", "-5", cwd=tmp_path, expect="--max-train")
+    fails_with_one_line("sample.py", "--checkpoint", ckpt, "--prompt", b"caf\xe9 \xff", cwd=tmp_path, expect="UTF-8")
+    fails_with_one_line("sample.py", "--checkpoint", ckpt, "--seed", "20000000000000", cwd=tmp_path, expect="--seed")
+    for output in (tmp_path, tmp_path / "x.bin", tmp_path / "a_file" / "x.npy"):  # a folder, np.save's .npy, unwritable
+        fails_with_one_line("embed.py", "--checkpoint", ckpt, "--input", tmp_path / "in.txt", "--output", output,
+                            cwd=tmp_path, expect="--output")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "in.txt"]
+
+
+@pytest.mark.slow
+def test_embed_rows_are_the_input_lines(quick_run, tmp_path):
+    """Item 11: a lone '\\r' split a tweet into two rows and a UTF-8 BOM stayed in the first tweet."""
+    ckpt = quick_run / "run" / "checkpoint.pt"
+    (tmp_path / "bom.txt").write_bytes("\ufeffgood\rmorning\nsecond\n".encode("utf-8"))
+    (tmp_path / "plain.txt").write_bytes("good\rmorning\nsecond\n".encode("utf-8"))
+    for stem in ("bom", "plain"):
+        r = run_script("embed.py", "--checkpoint", ckpt, "--input", tmp_path / f"{stem}.txt", "--output",
+                       tmp_path / f"{stem}.npy", cwd=tmp_path)
+        assert str(tmp_path / f"{stem}.npy") in r.stdout
+    bom, plain = np.load(tmp_path / "bom.npy"), np.load(tmp_path / "plain.npy")
+    assert bom.shape[0] == 2 and np.array_equal(bom, plain)
