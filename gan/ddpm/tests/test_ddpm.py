@@ -297,8 +297,8 @@ def test_bad_input_to_the_ddpm_scripts(quick_runs, tmp_path):
 
 @pytest.mark.slow
 def test_diverging_training_stops_with_the_last_good_checkpoint(tmp_path):
-    """Item 6: a diverging run (here a huge learning rate) wrote NaN into metrics.jsonl and went on."""
-    r = fails_with_one_line("train.py", "--quick", "--lr", "1e12", "--warmup", "0", "--checkpoint-every", "1",
+    """Item 6: a diverging run (here a learning rate of 1e30) wrote NaN into metrics.jsonl and went on."""
+    r = fails_with_one_line("train.py", "--quick", "--lr", "1e30", "--warmup", "0", "--checkpoint-every", "1",
                             "--log-every", "1", "--out", tmp_path / "r", tmp_path=tmp_path,
                             expect=f"training diverged; the last good checkpoint is {tmp_path / 'r' / 'checkpoint.pt'}")
     assert "nan" in r.stderr or "inf" in r.stderr
