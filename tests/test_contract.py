@@ -43,11 +43,19 @@ def entry_points():
     return [p for p in repo_files() if p.suffix == ".py" and MAIN_BLOCK.search(p.read_text(encoding="utf-8"))]
 
 
+def helper_modules():
+    """Modules beside the scripts (no main block, in a folder that is not a package): run by mistake, as
+    `python chapter5/plots.py --help`, they must do nothing, not crash."""
+    return [p for p in repo_files() if p.suffix == ".py" and p not in ENTRY_POINTS and not p.name.startswith("test_")
+            and p.name != "conftest.py" and not (p.parent / "__init__.py").exists()]
+
+
 def training_scripts():
     return [p for p in entry_points() if OPENS_A_RUN.search(p.read_text(encoding="utf-8"))]
 
 
 ENTRY_POINTS = entry_points()
+HELPERS = helper_modules()
 TRAINING = training_scripts()
 ENV = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
        "MPLBACKEND": "Agg"}
@@ -147,6 +155,8 @@ def results(tmp_path_factory):
             cwd.mkdir()
             jobs[("help", script)] = pool.submit(run, script, "--help", cwd=cwd, timeout=120)
             jobs[("unknown flag", script)] = pool.submit(run, script, "--no-such-flag", cwd=cwd, timeout=120)
+        for module in HELPERS:
+            jobs[("helper", module)] = pool.submit(run, module, "--help", cwd=tmp, timeout=120)
         results = {key: job.result() for key, job in jobs.items()}
         helps = {script: results[("help", script)].stdout for script in TRAINING}
         for script, text in helps.items():
@@ -166,6 +176,7 @@ def test_discovery_finds_the_known_entry_points():
     assert {"gan/ddpm/train.py", "nlp/gpt/embed.py", "rl/rl-book/chapter2/bandits.py", "shared/data.py"} <= found
     assert {"gan/ddpm/train.py", "gan/ddpm/train_classifier.py", "nlp/gpt/train.py"} <= {name(p) for p in TRAINING}
     assert "gan/ddpm/sample.py" not in {name(p) for p in TRAINING}
+    assert {"rl/rl-book/chapter5/plots.py", "gan/ddpm/model.py"} <= {name(p) for p in HELPERS}
 
 
 @pytest.mark.parametrize("script", ENTRY_POINTS, ids=name)
@@ -174,6 +185,13 @@ def test_help_is_fast_and_writes_nothing(results, script):
     assert done.returncode == 0 and done.stdout.startswith("usage:"), done.stderr[-2000:]
     assert done.seconds < HELP_SECONDS, f"--help took {done.seconds:.0f} s: parse the flags before doing any work"
     assert results["cwds"][script] == [], "--help wrote into the working directory"
+
+
+@pytest.mark.parametrize("module", HELPERS, ids=name)
+def test_helper_modules_run_as_scripts_do_nothing(results, module):
+    """Item 12: `chapter5/plots.py --help` crashed (a helper module that looks like a script)."""
+    done = results[("helper", module)]
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr[-2000:]
 
 
 def test_help_changes_no_file_in_the_repo(results):
