@@ -100,8 +100,10 @@ def one_line_exit_2(done):
 def run_folder_contract(script, tmp):
     """The scenarios of the module docstring on one training script; returns {case: (CompletedProcess, same)}."""
     out, cases = tmp / "run", {}
-    first = subprocess.Popen([sys.executable, str(script), "--quick", "--out", str(out)], cwd=tmp, env=ENV,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    # Through a wrapper that restores Ctrl-C: a shell's background jobs (nohup ... &) start with SIGINT ignored.
+    with_ctrl_c = "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); os.execv(sys.executable, sys.argv[1:])"
+    first = subprocess.Popen([sys.executable, "-c", with_ctrl_c, sys.executable, str(script), "--quick", "--out", str(out)],
+                             cwd=tmp, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 300
         while not (out / "config.json").exists():
@@ -226,7 +228,7 @@ def test_ctrl_c_is_one_line_exit_130(results, script):
     if ("run folder", script) not in results:
         pytest.skip("no data: export PLAYGROUND_DATA (CI sets it)")
     done = results[("run folder", script)]["Ctrl-C"]
-    last = done.stderr.strip().splitlines()[-1]
+    last = (done.stderr.strip().splitlines() or [""])[-1]
     assert done.returncode == 130 and "Traceback" not in done.stderr, done.stderr[-2000:]
     assert last.startswith("interrupted; ") and ("--resume" in last or "--overwrite" in last), last
 
