@@ -169,6 +169,7 @@ def test_ctrl_c_prints_one_line_and_exits_130(tmp_path):
             "def main():\n"
             "    run = Run(sys.argv[1], {'resume': False})\n"
             "    run.checkpoint_path.write_bytes(b'x')\n"
+            "    signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal (nohup ... & ignores it)\n"
             "    os.kill(os.getpid(), signal.SIGINT)\n"
             "main()\n")
     done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "r"), "--lr", "1"], capture_output=True,
