@@ -4,7 +4,13 @@ Every method advances all runs by one time step per loop iteration: runs are row
 Q[run, s, a], each with its own step size, state and episode counter. Runs are independent (own
 random numbers, own table), so the result is that of the book's loops run one after another.
 """
+import sys
+from pathlib import Path
+
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rl-book/, for common/
+from common.policies import epsilon_greedy, epsilon_greedy_probs  # noqa: E402,F401  (re-exported for the chapter)
 
 
 # ----------------------------------------------------------------------------- prediction (6.1-6.3)
@@ -89,25 +95,6 @@ def batch_predict(env, method, episodes, rng, runs, alpha=1e-3, theta=1e-6):
 
 
 # ----------------------------------------------------------------------------- control (6.4-6.7)
-def epsilon_greedy(Q_s, allowed_s, epsilon, rng):
-    """Rows of Q_s [n, A]: greedy (ties broken at random) w.p. 1 - epsilon, else a random allowed action."""
-    all_allowed = allowed_s.all()
-    values = Q_s if all_allowed else np.where(allowed_s, Q_s, -np.inf)
-    greedy = np.argmax((values == values.max(1, keepdims=True)) * rng.random(values.shape), axis=1)
-    if all_allowed:
-        explore = rng.integers(0, Q_s.shape[1], len(Q_s))
-    else:
-        explore = np.argmax(allowed_s * rng.random(values.shape), axis=1)
-    return np.where(rng.random(len(Q_s)) < epsilon, explore, greedy)
-
-
-def epsilon_greedy_probs(Q_s, allowed_s, epsilon):
-    """pi(a|s) of the epsilon-greedy policy for each row (ties share the greedy mass), for Expected Sarsa."""
-    values = np.where(allowed_s, Q_s, -np.inf)
-    best = values == values.max(1, keepdims=True)
-    return epsilon * allowed_s / allowed_s.sum(1, keepdims=True) + (1 - epsilon) * best / best.sum(1, keepdims=True)
-
-
 METHODS = ("sarsa", "q_learning", "expected_sarsa", "double_q")
 
 
