@@ -1,0 +1,99 @@
+"""Chapter 8: the mazes (models agree with their samples), Dyna-Q / Dyna-Q+, prioritized sweeping,
+expected vs sample updates and trajectory sampling, each against the property the book shows."""
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+from shared.imports import load_module
+
+BOOK = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def ch8():
+    return {name: load_module(BOOK / f"chapter8/{name}.py") for name in
+            ("envs", "planning", "dyna_maze", "dyna_policies")}
+
+
+def all_mazes(envs):
+    changing = [envs.blocking_maze(), envs.shortcut_maze()]
+    return [envs.Maze(), envs.Maze(envs.scaled_layout(envs.DYNA_MAZE, 2, 2))] + changing
+
+
+def test_mazes_pass_gymnasium_checker(ch8):
+    for env in all_mazes(ch8["envs"]):
+        check_env(env, skip_render_check=True)
+
+
+def test_maze_models_agree_with_sampled_transitions(ch8):
+    """For every maze (both phases of the changing ones): each (s, a) stepped through the gymnasium API lands
+    where P says, with the reward R says, and r[s, a] is that reward; walls and edges block, G pays +1 and ends."""
+    envs = ch8["envs"]
+    for env in all_mazes(envs):
+        for phase in ([False, True] if isinstance(env, envs.ChangingMaze) else [None]):
+            if phase is not None:
+                env.set_phase(phase)
+            env.reset(seed=0)
+            for s in np.nonzero(~env.wall.ravel() & ~env.terminal)[0]:
+                for a in range(env.n_actions):
+                    env.s = int(s)
+                    s2, r, done, truncated, _ = env.step(a)
+                    assert env.P[s, a, s2] == 1.0 and r == env.R[s, a, s2] == env.r[s, a]
+                    assert done == env.terminal[s2] and not truncated and not env.wall.ravel()[s2]
+                    assert r == (1.0 if done else 0.0)
+                    moved = np.subtract(env.cell(s2), env.cell(s))
+                    assert moved.tolist() in ([0, 0], envs.MOVES[a].tolist())
+    maze = envs.Maze()
+    assert maze.shortest_path() == 14 and maze.n_open == 47 and maze.cell(maze.start_state) == (2, 0)
+    assert envs.Maze(envs.scaled_layout(envs.DYNA_MAZE, 1, 2)).n_open == 94  # Example 8.4's doubling
+
+
+def test_changing_maze_switches_after_change_at_steps(ch8):
+    env = ch8["envs"].blocking_maze()
+    env.reset(seed=0)
+    assert env.layout[3] == "########." and env.change_at == 1000
+    for _ in range(999):
+        env.step(env.action_space.sample())
+    assert env.layout[3] == "########."
+    env.step(0)
+    assert env.layout[3] == ".########"
+    env.reset(seed=1)
+    assert env.layout[3] == "########."
+
+
+def test_figure_8_2_planning_shortens_the_second_episode(ch8):
+    """The book: with n = 50 the agent has a good policy after the first episode (tens of steps in the
+    second), without planning the second episode still takes hundreds; n = 5 lies between."""
+    env, curves = ch8["dyna_maze"].compute(10, 3, np.random.default_rng(0))
+    assert curves[50][1] < 60 and curves[0][1] > 300
+    assert curves[50][1] < curves[5][1] < curves[0][1]
+    assert curves[50][2] < 25   # near the 14-step shortest path by episode 3
+
+
+def test_figure_8_3_policies_halfway_through_episode_2(ch8):
+    pol = ch8["dyna_policies"]
+    env, results = pol.compute(0)
+    (q0, _, first0), (q50, _, first50) = results[0], results[50]
+    assert first0 == first50  # the same first episode: planning is a no-op before any reward
+    n0, n50 = pol.greedy_arrows(env, q0).any(-1).sum(), pol.greedy_arrows(env, q50).any(-1).sum()
+    assert n0 <= 3 and n50 >= 20   # the book: a few arrows near G without planning, most of the maze with n = 50
+
+
+def test_dyna_q_values_are_exact_lower_bounds_that_reach_q_star(ch8):
+    """Deterministic maze, alpha = 1, Q0 = 0: every Q-learning backup, real or planned, gives a value that some
+    action sequence achieves, so Q <= Q* always, and Q(S, .) reaches Q*(S) = 0.95^13 once the 14-step path is
+    backed up. Checks the gamma and the targets of direct RL (n = 0) and of planning (n = 10)."""
+    envs, planning = ch8["envs"], ch8["planning"]
+    env = envs.Maze()
+    q_star = np.zeros((env.n_states, env.n_actions))
+    for _ in range(200):
+        q_star = env.r + 0.95 * env.P @ q_star.max(1)
+    assert np.isclose(q_star[env.start_state].max(), 0.95 ** 13)
+    for n, episodes in ((0, 40), (10, 10)):
+        Q = planning.dyna_q(env, n, 10, np.random.default_rng(0), episodes=episodes, alpha=1.0)["Q"]
+        assert (Q <= q_star + 1e-12).all()
+        assert np.isclose(Q[:, env.start_state].max(1), 0.95 ** 13, atol=1e-12).sum() >= 6
