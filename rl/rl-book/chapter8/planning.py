@@ -58,6 +58,7 @@ def dyna_q(env, planning_steps, runs, rng, episodes=None, steps=None, alpha=0.1,
     updates = np.zeros(runs, np.int64)
     updates_when_stopped = np.full(runs, -1, np.int64)
     snapshots = []
+    visits_after_change = np.zeros((runs, S), int)  # real entries into each state once the world has changed
     t = 0
     while active.any() and (steps is None or t < steps):
         if change_at is not None and t == change_at:
@@ -109,6 +110,8 @@ def dyna_q(env, planning_steps, runs, rng, episodes=None, steps=None, alpha=0.1,
         if rewards is not None:
             rewards.append(r)
         episode_len += active
+        if change_at is not None and t >= change_at:
+            visits_after_change[rows, s2] += 1
         s = np.where(done, env.sample_start(runs, rng), s2)
         for run in np.nonzero(done & active)[0]:
             episode_steps[run].append(int(episode_len[run]))
@@ -123,9 +126,10 @@ def dyna_q(env, planning_steps, runs, rng, episodes=None, steps=None, alpha=0.1,
             updates_when_stopped[ok] = updates[ok]
             active[ok] = False
         t += 1
+    out = {"Q": Q, "updates": updates, "updates_when_stopped": updates_when_stopped, "steps": t}
     if change_at is not None:
         env.set_phase(False)
-    out = {"Q": Q, "updates": updates, "updates_when_stopped": updates_when_stopped, "steps": t}
+        out["visits_after_change"] = visits_after_change
     if episodes is not None:
         out["episode_steps"] = np.array([e[:episodes] + [0] * (episodes - len(e)) for e in episode_steps])
     if rewards is not None:

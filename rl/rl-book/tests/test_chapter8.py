@@ -97,3 +97,27 @@ def test_dyna_q_values_are_exact_lower_bounds_that_reach_q_star(ch8):
         Q = planning.dyna_q(env, n, 10, np.random.default_rng(0), episodes=episodes, alpha=1.0)["Q"]
         assert (Q <= q_star + 1e-12).all()
         assert np.isclose(Q[:, env.start_state].max(1), 0.95 ** 13, atol=1e-12).sum() >= 6
+
+
+def test_figure_8_5_dyna_q_plus_finds_the_shortcut(ch8):
+    """Shortcut maze: after the shortcut opens, every Dyna-Q+ run (bonus kappa sqrt(tau)) goes through it again
+    and again and collects more reward; Dyna-Q keeps the old path (its model never says the wall has a gap)."""
+    cm = load_module(BOOK / "chapter8/changing_mazes.py")
+    env, res = cm.compute("8.5", 10, np.random.default_rng(0))
+    q, plus = res["dyna_q"], res["dyna_q_plus"]
+    assert (plus["passes_through_new_gap"] >= 50).all()
+    assert (q["passes_through_new_gap"] >= cm.USES).sum() <= 1
+    gained = {m: r["cumulative_reward"][-1] - r["cumulative_reward"][env.change_at - 1] for m, r in res.items()}
+    assert gained["dyna_q_plus"] > gained["dyna_q"] + 30
+
+
+def test_figure_8_4_blocking_maze(ch8):
+    """Blocking maze: right after the change both agents earn almost nothing (they run into the new wall);
+    Dyna-Q+ recovers in every run and ends ahead."""
+    cm = load_module(BOOK / "chapter8/changing_mazes.py")
+    env, res = cm.compute("8.4", 10, np.random.default_rng(0))
+    for r in res.values():
+        c = r["cumulative_reward"]
+        assert c[env.change_at + 100] - c[env.change_at - 1] < 2
+    assert (res["dyna_q_plus"]["passes_through_new_gap"] >= 50).all()
+    assert res["dyna_q_plus"]["cumulative_reward"][-1] > res["dyna_q"]["cumulative_reward"][-1] + 10
