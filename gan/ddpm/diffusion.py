@@ -72,6 +72,16 @@ class Diffusion:
             selected = log_probs[torch.arange(len(y)), y].sum()
             return torch.autograd.grad(selected, x)[0]
 
+    @staticmethod
+    def guided_mean(mean, var, grad, scale):
+        """The paper's Algorithm 1 (classifier-guided ancestral step): mu + s * Sigma * grad log p(y | x_t)."""
+        return mean + scale * var * grad
+
+    @staticmethod
+    def guided_eps(eps, alpha_bar, grad, scale):
+        """The paper's Algorithm 2 (classifier-guided DDIM): eps_hat = eps - s * sqrt(1 - alpha_bar) * grad log p(y | x_t)."""
+        return eps - scale * (1 - alpha_bar).sqrt() * grad
+
     # ------------------------------------------------------------------ samplers
     def _x0_from_eps(self, x, t, eps):
         ab = _gather(self.alpha_bar, t, x)
@@ -95,7 +105,7 @@ class Diffusion:
             # posterior variance at t = 0 is 0; use beta_1 there (only the guidance shift sees it, no noise is added)
             var = _gather(self.posterior_var if i > 0 else self.betas, t, x)
             if classifier is not None and guidance > 0:
-                mean = mean + guidance * var * self.classifier_grad(classifier, x, t, cond_y)
+                mean = self.guided_mean(mean, var, self.classifier_grad(classifier, x, t, cond_y), guidance)
             if i > 0:
                 x = mean + var.sqrt() * torch.randn(x.shape, generator=generator, device=x.device)
             else:
@@ -127,7 +137,7 @@ class Diffusion:
             ab_prev = _gather(self.alpha_bar, torch.full_like(t, seq[k + 1]), x) if k + 1 < len(seq) else torch.ones_like(ab)
             eps = self.eps(model, x, t, y, cfg_scale)
             if classifier is not None and guidance > 0:
-                eps = eps - guidance * (1 - ab).sqrt() * self.classifier_grad(classifier, x, t, cond_y)
+                eps = self.guided_eps(eps, ab, self.classifier_grad(classifier, x, t, cond_y), guidance)
             x0 = self._x0_from_eps(x, t, eps)
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()  # consistent with the clipped x0
             sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
