@@ -66,6 +66,14 @@ def reference_td0(env, episodes, groups, alpha, w):
     return w
 
 
+def reference_gradient_mc(episodes, X, alpha, w):
+    """Gradient Monte Carlo as the book's box on p. 202: after each episode, one update per visited state."""
+    for k in range(len(episodes)):
+        for s in episodes.states[episodes.start[k]:episodes.start[k + 1]]:
+            w += alpha * (episodes.G[k] - X[s] @ w) * X[s]
+    return w
+
+
 def test_methods_replay_the_books_loops(ch9, env):
     """Each vectorized method equals a plain loop over the same episodes: TD(0)'s composed maps, n-step TD
     (n = 1 is TD(0); n beyond the episode's end is gradient MC), the closed-form aggregated MC, and the sparse
@@ -80,6 +88,10 @@ def test_methods_replay_the_books_loops(ch9, env):
     np.testing.assert_allclose(nstep[1], w_mc, atol=1e-12)
     dense = approx.gradient_mc(walks, 2, [approx.aggregation(10), approx.tile_coding(5)], [0.05, 0.01], [0, 7, 20])
     np.testing.assert_allclose(dense[0, 0, :, :10], w_mc[[0, 7, 20]], atol=1e-12)   # run 0 = episodes 0..19
+    second_run = approx.Episodes(walks.states[walks.start[20]:], walks.start[20:] - walks.start[20], walks.G[20:])
+    X = approx.fourier(5)
+    np.testing.assert_allclose(approx.gradient_mc(walks, 2, [X], [0.01], [20])[0, 1, 0],
+                               reference_gradient_mc(second_run, X, 0.01, np.zeros(6)), atol=1e-12)
     active, n_features = approx.tile_indices(5)
     sparse = approx.gradient_mc_binary(walks, 2, active, n_features, 0.01, [0, 7, 20])
     np.testing.assert_allclose(sparse, dense[1, :, :, :n_features], atol=1e-12)
