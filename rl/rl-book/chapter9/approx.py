@@ -155,15 +155,18 @@ def group_counts(episodes, groups):
     return np.bincount(episode * groups + group, minlength=len(episodes) * groups).reshape(-1, groups)
 
 
-def gradient_mc_aggregation(episodes, groups, alpha):
+def gradient_mc_aggregation(episodes, groups, alpha, runs=1):
     """Gradient MC with state aggregation, gamma = 1: every update of an episode moves one group's weight
     towards the same return G, so the k visits to group g compose to w_g <- G + (1 - alpha)^k (w_g - G),
-    exactly the k updates of the book's loop. Returns w after each episode [episodes + 1, groups]."""
-    keep = (1.0 - alpha) ** group_counts(episodes, groups)
-    w = np.zeros((len(episodes) + 1, groups))
-    for k, (a, G) in enumerate(zip(keep, episodes.G)):
-        w[k + 1] = G + a * (w[k] - G)
-    return w
+    exactly the k updates of the book's loop. runs * E episodes, run r's are r*E .. (r+1)*E - 1.
+    Returns w after each episode: [episodes + 1, groups] for one run, else [runs, E + 1, groups]."""
+    E = len(episodes) // runs
+    keep = ((1.0 - alpha) ** group_counts(episodes, groups)).reshape(runs, E, groups)
+    G = episodes.G.reshape(runs, E, 1)
+    w = np.zeros((runs, E + 1, groups))
+    for k in range(E):
+        w[:, k + 1] = G[:, k] + keep[:, k] * (w[:, k] - G[:, k])
+    return w[0] if runs == 1 else w
 
 
 def _episode_maps(S, T, G, groups, alpha):
@@ -286,7 +289,7 @@ def gradient_mc(episodes, runs, feature_sets, alphas, checkpoints, chunk=1024):
     return weights.transpose(2, 0, 1, 3)
 
 
-def gradient_mc_binary(episodes, runs, active, n_features, alpha, checkpoints):
+def gradient_mc_binary(episodes, runs, active, n_features, alpha, checkpoints, chunk=1024):
     """Gradient MC with binary features given by their indices, active [states, k] (tile coding: one per
     tiling): v(s) = sum of the k active weights, each moved by alpha (G - v(s)). Same stream as gradient_mc,
     without multiplying by the zeros. Returns [runs, len(checkpoints), n_features]."""
@@ -296,11 +299,12 @@ def gradient_mc_binary(episodes, runs, active, n_features, alpha, checkpoints):
     flat = w.reshape(-1)
     offset = (np.arange(runs) * (n_features + 1))[:, None]
     weights = np.zeros((runs, len(checkpoints), n_features))
-    for u in range(U.max()):
-        for r, p in snapshots.get(u, ()):
-            weights[r, p] = w[r, :n_features]
-        idx = offset + active[stream[u]]                    # [runs, k], distinct within a row
-        flat[idx] += (alpha * (G[u] - flat[idx].sum(1)))[:, None]
+    for u0 in range(0, U.max(), chunk):
+        indices = active[stream[u0:u0 + chunk]] + offset    # [chunk, runs, k], distinct within a row
+        for i, idx in enumerate(indices):
+            for r, p in snapshots.get(u0 + i, ()):
+                weights[r, p] = w[r, :n_features]
+            flat[idx] += (alpha * (G[u0 + i] - flat[idx].sum(1)))[:, None]
     for r, p in snapshots.get(int(U.max()), ()):
         weights[r, p] = w[r, :n_features]
     return weights

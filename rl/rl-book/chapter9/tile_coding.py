@@ -31,9 +31,14 @@ def compute(runs, episodes, rng):
     at = checkpoints(episodes)
     curves, best = {}, {}
     for name, n in TILINGS.items():
-        active, n_features = approx.tile_indices(n, WIDTH)
-        weights = approx.gradient_mc_binary(walks, runs, active, n_features, ALPHA / n, at)
         X = approx.tile_coding(n, WIDTH)
+        if n == 1:  # one tiling is state aggregation, whose updates have a closed form per episode
+            groups = approx.N_INNER // WIDTH
+            weights = np.zeros((runs, len(at), X.shape[1]))
+            weights[..., :groups] = approx.gradient_mc_aggregation(walks, groups, ALPHA, runs)[:, at]
+        else:
+            active, n_features = approx.tile_indices(n, WIDTH)
+            weights = approx.gradient_mc_binary(walks, runs, active, n_features, ALPHA / n, at)
         curves[name] = approx.value_error(weights, X, env).mean(0)
         best[name] = approx.value_error(approx.mc_solution(X, env), X, env)
     return at, curves, best
