@@ -54,6 +54,17 @@ def test_true_values_and_state_distribution(ch9, env):
     assert np.abs(visits - env.mu).max() < 0.001 and abs(walks.length.mean() - expected_visits.sum()) < 1.5
 
 
+def test_error_measures(ch9, env):
+    """sqrt(VE) (9.1) and the unweighted RMS error, computed as quadratic forms, against their definitions."""
+    approx = ch9["approx"]
+    X = approx.fourier(7)
+    w = np.random.default_rng(4).normal(size=(3, 8))
+    direct = np.sqrt(((w @ X.T - env.true_values) ** 2 * env.mu).sum(-1))
+    np.testing.assert_allclose(approx.value_error(w, X, env), direct, rtol=1e-9)
+    direct = np.sqrt(((w @ X.T - env.true_values)[:, 1:-1] ** 2).mean(-1))
+    np.testing.assert_allclose(approx.rms_error(w, X, env), direct, rtol=1e-9)
+
+
 def reference_td0(env, episodes, groups, alpha, w):
     """Semi-gradient TD(0) as the book's box on p. 203, one update per step, from stored episodes."""
     size = 1000 // groups
