@@ -20,6 +20,7 @@ What it computes is tiles3's, number for number (tests/test_tiles.py checks it a
   (state by state, tiling by tiling). Once all `size` indices are taken, a new tuple gets Python's
   hash(tuple) % size, a collision, and `overfull_count` counts those look-ups, as tiles3 does.
 - `IHT` or a plain int: with an int size there is no table, every tuple hashes straight to hash % size.
+- Not provided: tiles3's `readonly` look-ups and `tileswrap` (wrap-around tilings).
 
 Vectorizing the table: instead of tiles3's dict keyed by tuples, the table keeps a 64-bit key of each
 coordinate tuple (CPython's xxHash-based tuple hash, computed here in numpy) in a sorted array, so a batch is
