@@ -160,53 +160,60 @@ def greedy_path_length(env, Q, rng, max_steps):
 def prioritized_sweeping(env, rng, planning_steps=5, alpha=0.5, gamma=0.95, epsilon=0.1, theta=1e-4,
                          stop_when=None, max_updates=10**8):
     """The book's prioritized sweeping box for one run on a deterministic maze; returns the number of Q updates
-    made by the time stop_when(Q) first holds at the end of an episode.
+    and of real steps made by the time stop_when(Q) first holds at the end of an episode.
 
-    Real experience enters only through the queue (the box's step (d)-(f)); every Q update counts, whether
+    Real experience enters only through the queue (the box's steps (d)-(f)); every Q update counts, whether
     triggered by the real step or by planning. A pair already queued keeps its highest priority (stale heap
-    entries are skipped when popped).
+    entries are skipped when popped). Q is a list of Python lists: a queue is one-at-a-time work, and plain
+    floats are several times faster than numpy scalars here.
     """
     S, A = env.n_states, env.n_actions
-    Q = np.zeros((S, A))
-    model_next, model_reward = {}, {}
+    Q = [[0.0] * A for _ in range(S)]
+    model = {}  # (s, a) -> (reward, next state)
     predecessors = [set() for _ in range(S)]
     queue, queued = [], {}  # heap of (-priority, s, a); queued[(s, a)] = its current priority
-    allowed = np.ones((1, A), bool)
 
     def push(s, a, priority):
         if priority > theta and priority > queued.get((s, a), 0.0):
             queued[(s, a)] = priority
             heapq.heappush(queue, (-priority, s, a))
 
-    updates = 0
+    updates = steps = 0
     s = int(env.sample_start(1, rng)[0])
     while updates < max_updates:
-        a = int(epsilon_greedy(Q[s][None], allowed, epsilon, rng)[0])
+        steps += 1
+        q_s = Q[s]
+        if rng.random() < epsilon:
+            a = int(rng.integers(A))
+        else:  # greedy, ties broken at random
+            best = max(q_s)
+            ties = [b for b in range(A) if q_s[b] == best]
+            a = ties[int(rng.integers(len(ties)))] if len(ties) > 1 else ties[0]
         s2, r, done = (x[0] for x in env.sample(np.array([s]), np.array([a]), rng))
         s2, r = int(s2), float(r)
-        model_next[(s, a)], model_reward[(s, a)] = s2, r
+        model[(s, a)] = (r, s2)
         predecessors[s2].add((s, a))
-        push(s, a, abs(r + gamma * Q[s2].max() - Q[s, a]))
+        push(s, a, abs(r + gamma * max(Q[s2]) - q_s[a]))
         for _ in range(planning_steps):
-            while queue and -queue[0][0] != queued.get(queue[0][1:], None):
+            while queue and -queue[0][0] != queued.get(queue[0][1:]):
                 heapq.heappop(queue)  # stale entry: the pair was re-queued with a higher priority
             if not queue:
                 break
             _, ps, pa = heapq.heappop(queue)
             del queued[(ps, pa)]
-            pn = model_next[(ps, pa)]
-            Q[ps, pa] += alpha * (model_reward[(ps, pa)] + gamma * Q[pn].max() - Q[ps, pa])
+            pr, pn = model[(ps, pa)]
+            Q[ps][pa] += alpha * (pr + gamma * max(Q[pn]) - Q[ps][pa])
             updates += 1
-            best = Q[ps].max()
+            target_of_ps = gamma * max(Q[ps])
             for (qs, qa) in predecessors[ps]:
-                push(qs, qa, abs(model_reward[(qs, qa)] + gamma * best - Q[qs, qa]))
+                push(qs, qa, abs(model[(qs, qa)][0] + target_of_ps - Q[qs][qa]))
         if done:
-            if stop_when is not None and stop_when(Q):
-                return updates
+            if stop_when is not None and stop_when(np.array(Q)):
+                return updates, steps
             s = int(env.sample_start(1, rng)[0])
         else:
             s = s2
-    return updates
+    return updates, steps
 
 
 # ----------------------------------------------------------------------------- expected vs sample updates (8.5)
@@ -244,15 +251,17 @@ def _expected_update(Q, successors, rewards, tasks, s, a, continue_prob):
     Q[tasks, s, a] = (rewards[tasks, s, a] + continue_prob * Q[tasks[:, None], nxt].max(-1)).mean(-1)
 
 
-def greedy_start_value(Q, successors, rewards, continue_prob, v0=None, tol=1e-4):
-    """v_pi(start = 0) of the greedy policy of each task's Q, by iterative policy evaluation (warm-started)."""
-    tasks = np.arange(len(Q))[:, None]
-    states = np.arange(Q.shape[1])[None]
+def greedy_start_value(Q, successors, rewards, continue_prob, v0=None, tol=1e-3):
+    """v_pi(start = 0) of the greedy policy of each task's Q, by iterative policy evaluation warm-started from
+    v0 (the previous evaluation), to a largest change below tol; returns it and the whole v for the next call."""
+    n_tasks, S = Q.shape[:2]
+    tasks, states = np.arange(n_tasks)[:, None], np.arange(S)[None]
     pi = Q.argmax(-1)
-    nxt, rew = successors[tasks, states, pi], rewards[tasks, states, pi].mean(-1)  # [tasks, S, b], [tasks, S]
-    v = np.zeros(Q.shape[:2]) if v0 is None else v0
+    flat_next = successors[tasks, states, pi] + (tasks * S)[..., None]  # [tasks, S, b] into v.ravel()
+    expected_reward = rewards[tasks, states, pi].mean(-1)
+    v = np.zeros((n_tasks, S)) if v0 is None else v0
     while True:
-        v_new = rew + continue_prob * v[tasks[..., None], nxt].mean(-1)
+        v_new = expected_reward + continue_prob * np.take(v, flat_next).mean(-1)
         if np.abs(v_new - v).max() < tol:
             return v_new[:, 0], v_new
         v = v_new

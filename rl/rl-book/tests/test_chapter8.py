@@ -121,3 +121,57 @@ def test_figure_8_4_blocking_maze(ch8):
         assert c[env.change_at + 100] - c[env.change_at - 1] < 2
     assert (res["dyna_q_plus"]["passes_through_new_gap"] >= 50).all()
     assert res["dyna_q_plus"]["cumulative_reward"][-1] > res["dyna_q"]["cumulative_reward"][-1] + 10
+
+
+def test_example_8_4_prioritized_sweeping_needs_fewer_updates(ch8):
+    """On the 47- and 94-state mazes prioritized sweeping reaches a near-optimal greedy path with several times
+    fewer updates than Dyna-Q (the book: several times fewer, at every size); medians of 4 runs."""
+    ps = load_module(BOOK / "chapter8/prioritized_sweeping.py")
+    results = ps.compute(2, 4, np.random.default_rng(0))
+    for r in results:
+        assert (r["dyna_q"] > 0).all() and (r["prioritized_sweeping"] > 0).all()
+        assert np.median(r["dyna_q"]) > 2.5 * np.median(r["prioritized_sweeping"])
+        # and not by updating less per real step: the sweeps back from the goal solve the maze with about as
+        # much real experience as Dyna-Q (one-step Q-learning alone, with no sweeps, needs several times more)
+        steps = r["real_steps"]
+        assert np.median(steps["prioritized_sweeping"]) < 2 * np.median(steps["dyna_q"])
+
+
+def test_figure_8_7_sample_updates_win_for_large_b(ch8):
+    """After b/10 max-computations (a tenth of one expected update, which has not reduced the error at all),
+    sample updates have cut the error to about sqrt((b-1)/(b t)) = 0.3 for b = 1,000; for b = 2 sampling
+    gains little."""
+    planning = ch8["planning"]
+    t, err = planning.sample_update_errors(1000, 30, np.random.default_rng(0))
+    assert err[0] == 1.0 and len(t) == 2001
+    assert abs(err[100] - np.sqrt(999 / 1000 / 100)) < 0.03
+    assert err[1000] < 0.045   # when the expected update would just have finished
+    _, err2 = planning.sample_update_errors(2, 2000, np.random.default_rng(0))
+    assert abs(err2[2] - 0.5) < 0.05   # b = 2: after 2 samples (one expected update's cost) still 0.5
+
+
+def test_figure_8_8_on_policy_sampling_is_better_early(ch8):
+    """1,000 states, b = 1: after 250 expected updates (an eighth of a uniform sweep) the on-policy distribution
+    has spent them on the states reachable from the start, and its greedy start value is far ahead of uniform's
+    (which has barely moved); with b = 10 the early advantage is much smaller (the book's observation)."""
+    ts = load_module(BOOK / "chapter8/trajectory_sampling.py")
+    (b1, b10) = ts.compute(30, np.random.default_rng(0), cases=[(1000, 1, 2000), (1000, 10, 2000)], points=8)
+    assert b1["updates"].tolist() == list(range(0, 2001, 250))
+    assert b1["on_policy"][0] == b1["uniform"][0]   # same tasks, same initial greedy policy
+    assert b1["on_policy"][1] > 4.0 and b1["uniform"][1] < 1.0
+    assert b1["on_policy"][1] - b1["uniform"][1] > 3 * abs(b10["on_policy"][1] - b10["uniform"][1])
+
+
+@pytest.mark.slow
+def test_chapter8_scripts_are_deterministic_and_reject_bad_flags(tmp_path):
+    def run(out, *flags):
+        return subprocess.run([sys.executable, str(BOOK / "chapter8/dyna_maze.py"), "--quick", "--seed", "3",
+                               "--out", str(out), *flags], capture_output=True, text=True, timeout=300)
+    a, b = run(tmp_path / "a"), run(tmp_path / "b")
+    assert a.returncode == 0, a.stderr
+    assert (tmp_path / "a/figure_8_2.json").read_text() == (tmp_path / "b/figure_8_2.json").read_text()
+    bad = run(tmp_path / "c", "--episodes", "0")
+    assert bad.returncode == 2 and "positive" in bad.stderr and not (tmp_path / "c/figure_8_2.json").exists()
+    bad = subprocess.run([sys.executable, str(BOOK / "chapter8/prioritized_sweeping.py"), "--sizes", "9",
+                          "--out", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "--sizes" in bad.stderr and "Traceback" not in bad.stderr
