@@ -50,7 +50,10 @@ def main():
     ax.legend(title="sample updates", fontsize=8)
     save_figure(fig, args.out / "figure_8_7.png",
                 {"seed": args.seed, "instances": instances,
-                 "rms_error_after_t_sample_updates": {str(b): e for b, e in errors.items()}})
+                 # every b/100-th point of each curve: t = 0, b/100, ..., 2b sample updates
+                 "rms_error_at_t_over_b": {"t_over_b": np.linspace(0, 2, 201),
+                                           **{str(b): e[np.round(np.linspace(0, 2 * b, 201)).astype(int)]
+                                              for b, e in errors.items()}}})
 
 
 if __name__ == "__main__":
