@@ -67,6 +67,15 @@ def cost_to_go(w, resolution=60):
     return positions, velocities, -q.max(1).reshape(x.shape)
 
 
+def n_step_return(reward_ring, tau, T, q_boot):
+    """G_{tau:tau+n} = R_{tau+1} + ... + R_{min(tau+n, T)}, plus q(S_{tau+n}, A_{tau+n}) if tau + n < T (gamma = 1),
+    for each row: reward_ring [rows, n + 1] holds R_t in slot t % (n + 1); tau, T, q_boot [rows]."""
+    n = reward_ring.shape[1] - 1
+    k = tau[:, None] + np.arange(1, n + 1)
+    rewards = np.take_along_axis(reward_ring, k % (n + 1), 1)
+    return np.where(k <= T[:, None], rewards, 0.0).sum(1) + np.where(tau + n < T, q_boot, 0.0)
+
+
 def n_step_sarsa(alphas, n, episodes, rng, snapshots=(), max_steps=10_000):
     """Episodic semi-gradient n-step Sarsa (Section 10.2; n = 1 is Section 10.1's one-step Sarsa) on mountain
     car, greedy (epsilon = 0: w = 0 is optimistic since every reward is -1), gamma = 1, ties broken at random.
@@ -101,7 +110,6 @@ def n_step_sarsa(alphas, n, episodes, rng, snapshots=(), max_steps=10_000):
     T = np.full(runs, never)  # terminal time of the current episode, once known
     position, velocity = np.zeros(runs), np.zeros(runs)
     rows = np.arange(runs)
-    reward_times = np.arange(1, n + 1)
 
     def start_episodes(idx):
         position[idx], velocity[idx] = mountain_car.sample_start(len(idx), rng)
@@ -125,11 +133,9 @@ def n_step_sarsa(alphas, n, episodes, rng, snapshots=(), max_steps=10_000):
         T = np.where(done & (T == never), t + 1, T)
         # learn: update S_tau, A_tau towards the n-step return, tau = t - n + 1
         tau = t - n + 1
-        k = tau[:, None] + reward_times  # rewards R_{tau+1} ... R_{tau+n}; those after T don't exist
-        G = np.where(k <= T[:, None], buf_reward[rows[:, None], k % (n + 1)], 0.0).sum(1)
         boot_slot = (tau + n) % (n + 1)
         boot = w_flat[buf_active[rows, boot_slot] * A + buf_action[rows, boot_slot][:, None]].sum(1)
-        G += np.where(tau + n < T, boot, 0.0)
+        G = n_step_return(buf_reward, tau, T, boot)
         slot = tau % (n + 1)
         ids = buf_active[rows, slot] * A + buf_action[rows, slot][:, None]
         alpha = np.where(tau >= 0, alphas, 0.0)  # nothing to update in an episode's first n - 1 steps

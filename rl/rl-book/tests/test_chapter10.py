@@ -104,6 +104,14 @@ def test_features_are_the_tiles_of_the_books_tile_coder(ch10):
     assert len(set(near[0]) & set(near[1])) >= 5 and not set(far[0]) & set(far[1])
 
 
+def test_n_step_return_stops_at_the_end_of_the_episode(ch10):
+    """(7.4) with gamma = 1: n rewards and a bootstrap, or the rewards up to T alone."""
+    ring = np.array([[10.0, 1, 2, 3, 4]] * 4)      # n = 4: slot t % 5 holds R_t; R_5 = 10, R_6 = 1, R_7 = 2 ...
+    tau, T = np.array([3, 3, 4, 2]), np.array([100, 6, 6, 6])
+    G = ch10["sarsa"].n_step_return(ring, tau, T, q_boot=np.full(4, -50.0))
+    np.testing.assert_allclose(G, [4 + 10 + 1 + 2 - 50, 4 + 10 + 1, 10 + 1, 3 + 4 + 10 + 1])
+
+
 def test_sarsa_learns_mountain_car_and_larger_alpha_learns_faster(ch10):
     """Figure 10.2's properties at 8 runs x 150 episodes: trained greedy Sarsa reaches the goal in well under
     200 steps (book: ~120-150 at episode 500), and alpha = 0.5/8 beats 0.1/8 over the first 50 episodes."""
@@ -121,6 +129,17 @@ def test_eight_step_sarsa_beats_one_step_early(ch10):
     one = sarsa.n_step_sarsa(np.full(20, 0.5 / 8), 1, 50, np.random.default_rng(0))["steps"]
     eight = sarsa.n_step_sarsa(np.full(20, 0.3 / 8), 8, 50, np.random.default_rng(1))["steps"]
     assert eight.mean() < 0.9 * one.mean()
+
+
+def test_figure_10_4_u_shape_in_alpha_and_too_large_n_hurts(ch10):
+    """Figure 10.4 at 10 runs x 30 episodes: for n = 4 both a small (0.2/8) and a large (1.6/8) alpha are worse
+    than a middle one (0.8/8); at that alpha n = 16 is worse than n = 4."""
+    sarsa = ch10["sarsa"]
+    out = sarsa.n_step_sarsa(np.repeat([0.2 / 8, 0.8 / 8, 1.6 / 8], 10), 4, 30, np.random.default_rng(0))
+    small, middle, large = out["steps"].reshape(3, -1).mean(1)
+    assert middle < 0.85 * small and middle < 0.85 * large
+    n16 = sarsa.n_step_sarsa(np.full(10, 0.8 / 8), 16, 30, np.random.default_rng(0))["steps"].mean()
+    assert n16 > 1.2 * middle
 
 
 def test_figure_10_1_cost_to_go_grows_from_the_visited_states(ch10):
