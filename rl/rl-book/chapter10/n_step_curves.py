@@ -48,9 +48,9 @@ def main():
         print(f"n = {n}, alpha = {a}/8: first 50 episodes {curve[:50].mean():.0f} steps, "
               f"last 100 {curve[-100:].mean():.1f}, cut at 10,000 steps: {results[n]['truncated']}")
     ax.set_yscale("log")
-    ax.set_yticks([100, 200, 400, 1000])
-    ax.set_yticklabels(["100", "200", "400", "1000"])
-    ax.set_ylim(90, 1000)
+    ax.set_yticks([100, 200, 400, 1000, 2000, 4000])
+    ax.set_yticklabels(["100", "200", "400", "1000", "2000", "4000"])
+    ax.set_ylim(90, 4000)
     ax.set_xlabel("Episode")
     ax.set_ylabel(f"Steps per episode (log scale)\naveraged over {runs} runs")
     ax.set_title("Figure 10.3: one-step vs 8-step semi-gradient Sarsa")

@@ -183,4 +183,5 @@ def test_figure_10_5_learned_policy_accepts_high_priorities_and_rejects_priority
     r_star, q_star = sarsa.relative_value_iteration(env)
     best = ch10["access_control"].greedy_tables(env, q_star)[0]
     assert not best[0].any() and best[3, 1:].all()  # the optimal policy: never priority 1, always priority 8
-    assert 2.3 < r_bar < r_star < 2.8                # epsilon = 0.1 costs some reward
+    # R_bar is a running estimate (beta = 0.01 averages the last ~100 steps): near r* = 2.75, not exactly it
+    assert 2.7 < r_star < 2.8 and abs(r_bar - r_star) < 0.5
