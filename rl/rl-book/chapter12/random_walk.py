@@ -27,14 +27,17 @@ ALPHAS = np.round(np.concatenate([[0, 0.005, 0.01, 0.02, 0.03, 0.05, 0.075], np.
 EPISODES = 10
 FIGURES = {
     "12.3": ("off-line λ-return algorithm", "offline"),
-    "12.6": ("TD(λ), accumulating traces", "td"),
-    "12.8": ("true online TD(λ)", "true_online"),
+    "12.6": ("TD(λ), accumulating traces", "accumulating"),
+    "12.8": ("true online TD(λ)", "dutch"),
 }
 Y_TOP = 0.55  # the book's axis: curves that leave it are cut, as in the book
 
 
 def compute(method, runs, rng, lambdas=LAMBDAS, alphas=ALPHAS, episodes=EPISODES):
-    """RMS error averaged over the first `episodes` episodes and `runs` runs: [len(lambdas), len(alphas)]."""
+    """RMS error averaged over the first `episodes` episodes and `runs` runs: [len(lambdas), len(alphas)].
+
+    method: "offline" (the off-line lambda-return) or the trace of TD(lambda): "accumulating", "replacing" or
+    "dutch" (true online TD(lambda))."""
     env = RandomWalk19()
     # one-hot features of states 1..19; the terminals (values masked to 0) point anywhere
     active = np.clip(np.arange(env.n_states) - 1, 0, env.n_states - 3)[:, None]
@@ -45,8 +48,7 @@ def compute(method, runs, rng, lambdas=LAMBDAS, alphas=ALPHAS, episodes=EPISODES
         if method == "offline":
             history = offline_lambda_return(walks, active, n_features, lam, alpha, run)
         else:
-            history = td_lambda(as_stream(walks), active, n_features, lam, alpha, run, episodes,
-                                true_online=method == "true_online")
+            history = td_lambda(as_stream(walks), active, n_features, lam, alpha, run, episodes, trace=method)
         rms = rms_error(history, env, active).mean(1)
     rms = rms.reshape(len(lambdas), len(alphas), runs).mean(-1)
     return np.where(np.isfinite(rms), rms, np.inf)

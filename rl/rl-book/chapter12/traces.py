@@ -1,4 +1,4 @@
-"""Chapter 12: eligibility traces for linear value prediction, vectorized over learners.
+"""Chapter 12: eligibility traces, for linear prediction and control, vectorized over learners.
 
 Features are binary, given as the indices of the active features of each state, `active[s] -> (k,)`: one index
 per state is the tabular case (one-hot features, the random walk), several per state is coarse or tile coding.
@@ -10,8 +10,11 @@ one time step per loop iteration. Prediction doesn't act, so the learners of one
 numbers: the curves differ by the method, not by luck).
 
     offline_lambda_return   the off-line lambda-return algorithm (12.4), updates at the end of each episode
-    td_lambda               semi-gradient TD(lambda) with accumulating traces (12.5-12.7)
-    true_online_td_lambda   true online TD(lambda), dutch traces (the box in Section 12.5)
+    td_lambda               semi-gradient TD(lambda) (12.5-12.7), accumulating or replacing traces, or
+                            true online TD(lambda) with dutch traces (the box in Section 12.5)
+    sarsa_lambda            Sarsa(lambda) on mountain car (Section 12.7), accumulating / replacing (optionally
+                            clearing the other actions' traces) / dutch traces (true online Sarsa(lambda)),
+                            with traces kept lazily (LazyTraces) so that a step costs O(active features)
 """
 import sys
 from pathlib import Path
@@ -21,6 +24,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rl-book/, for common/
 from common import mountain_car  # noqa: E402
 from common.policies import argmax_random_ties  # noqa: E402
+from common.tiles import grid_tiles  # noqa: E402
 
 
 # ----------------------------------------------------------------------------- experience
@@ -106,15 +110,18 @@ def offline_lambda_return(episodes, active, n_features, lam, alpha, run, gamma=1
     return history
 
 
-def td_lambda(stream, active, n_features, lam, alpha, run, episodes, gamma=1.0, true_online=False):
-    """Semi-gradient TD(lambda) with accumulating traces (12.5-12.7), or true online TD(lambda) (Section 12.5):
+def td_lambda(stream, active, n_features, lam, alpha, run, episodes, gamma=1.0, trace="accumulating"):
+    """Semi-gradient TD(lambda) (12.5-12.7) with accumulating or replacing traces, or true online TD(lambda)
+    (Section 12.5) with dutch traces:
 
         accumulating:  z <- gamma lambda z + x;   w <- w + alpha delta z
+        replacing:     z <- gamma lambda z, then z_i <- 1 for the active features i
         dutch (true online):  z <- gamma lambda z + (1 - alpha gamma lambda z.x) x
                               w <- w + alpha (delta + V - V_old) z - alpha (V - V_old) x,   V_old <- V'
 
     stream: `as_stream(walk_episodes(...))`; lam, alpha, run: per learner [n].
     Returns the weights after each episode [n, episodes, n_features]."""
+    assert trace in ("accumulating", "replacing", "dutch"), trace
     n = len(lam)
     rows = np.arange(n)[:, None]
     w, z = np.zeros((n, n_features)), np.zeros((n, n_features))
@@ -129,7 +136,7 @@ def td_lambda(stream, active, n_features, lam, alpha, run, episodes, gamma=1.0, 
         v_next = np.where(done, 0.0, w[rows, idx2].sum(1))
         delta = r + gamma * v_next - v
         step = np.where(valid, alpha, 0.0)
-        if true_online:
+        if trace == "dutch":
             zx = z[rows, idx].sum(1)
             z *= decay
             z[rows, idx] += (1 - step * gamma * lam * zx)[:, None]
@@ -138,7 +145,10 @@ def td_lambda(stream, active, n_features, lam, alpha, run, episodes, gamma=1.0, 
             v_old = v_next
         else:
             z *= decay
-            z[rows, idx] += 1.0
+            if trace == "accumulating":
+                z[rows, idx] += 1.0
+            else:
+                z[rows, idx] = 1.0
             w += (step * delta)[:, None] * z
         # an episode ends: keep the weights, start the next episode with empty traces
         ended = np.nonzero(done)[0]
@@ -157,10 +167,49 @@ def rms_error(history, env, active):
 
 
 # ----------------------------------------------------------------------------- control: Sarsa(lambda) on mountain car
-def _chapter10():
+def chapter10_sarsa():
     """Chapter 10's tile coding of mountain car (8 tilings of 8 x 8 tiles, tiles3's offsets): features(), N_FEATURES."""
     from shared.imports import load_module
     return load_module(Path(__file__).resolve().parents[1] / "chapter10" / "sarsa.py")
+
+
+class MountainCarTask:
+    """Mountain car (common/mountain_car.py) with chapter 10's tile coding, states as arrays [n, 2]."""
+    n_actions = mountain_car.N_ACTIONS
+
+    def __init__(self):
+        self.tile_coding = chapter10_sarsa()
+        self.tilings, self.n_features = self.tile_coding.TILINGS, self.tile_coding.N_FEATURES
+
+    def sample_start(self, n, rng):
+        return np.stack(mountain_car.sample_start(n, rng), -1)
+
+    def step(self, state, action, rng):
+        position, velocity, reward, done = mountain_car.step(state[:, 0], state[:, 1], action)
+        return np.stack([position, velocity], -1), reward, done
+
+    def features(self, state):
+        return self.tile_coding.features(state[:, 0], state[:, 1])
+
+
+class PuddleWorldTask:
+    """Puddle world (envs.py) with 5 tilings of 5 x 5 tiles over the unit square (Sutton 1996)."""
+
+    def __init__(self, tilings=5, tiles=5):
+        from shared.imports import load_module
+        self.world = load_module(Path(__file__).resolve().parent / "envs.py")
+        self.n_actions = len(self.world.MOVES)
+        self.tilings, self.tiles = tilings, tiles
+        self.n_features = tilings * (tiles + 1) ** 2
+
+    def sample_start(self, n, rng):
+        return self.world.sample_start(n, rng)
+
+    def step(self, state, action, rng):
+        return self.world.step(state, action, rng)
+
+    def features(self, state):
+        return grid_tiles(state * self.tiles, self.tilings, self.tiles)
 
 
 class LazyTraces:
@@ -207,28 +256,30 @@ class LazyTraces:
 
 
 def sarsa_lambda(alphas, lambdas, episodes, rng, trace="replacing", clear_other_actions=False,
-                 max_steps_per_episode=1000):
-    """Sarsa(lambda) on mountain car (the box in Section 12.7), or true online Sarsa(lambda) (trace="dutch"),
-    with 8 tilings of binary features, greedy (w = 0 is optimistic: every reward is -1), gamma = 1.
+                 max_steps_per_episode=1000, task=None):
+    """Sarsa(lambda) (the box in Section 12.7), or true online Sarsa(lambda) (trace="dutch"), on mountain car
+    (task None: MountainCarTask()) or another task with tile-coded binary features; greedy (w = 0 is
+    optimistic: every reward is negative), gamma = 1.
 
     alphas, lambdas: per learner [n]; alphas are the step size per tiling (the book's "alpha" on the axis
     alpha x 8 is alphas * 8). trace: "accumulating" (z_i += 1), "replacing" (z_i = 1), "dutch" (true online).
     clear_other_actions: with replacing traces, zero the traces of the state's other actions (Figure 12.11).
-    A learner that needs more than max_steps_per_episode x episodes steps in all is stopped (its remaining
-    episodes are inf): its average is then off the book's axes (or it diverged, as accumulating traces do at
-    large alpha). Returns {"steps": [n, episodes] time steps per episode, "w": [n, d]}.
+    A learner that needs more than max_steps_per_episode x episodes steps in all, or whose q values pass 1e6
+    in size (divergence: accumulating traces at large alpha), is stopped: its remaining episodes are inf (off the
+    book's axes). Returns {"steps": [n, episodes] time steps per episode, "returns": [n, episodes] sums of rewards
+    (-inf where stopped), "w": [n, d]}.
     """
     assert trace in ("accumulating", "replacing", "dutch"), trace
-    mc = _chapter10()
+    task = MountainCarTask() if task is None else task
     alphas, decay = np.asarray(alphas, float), np.asarray(lambdas, float)  # gamma = 1: gamma lambda = lambda
     if trace == "dutch" and (decay == 0).any():
         raise ValueError("true online Sarsa(lambda) here needs lambda > 0 (lambda = 0 is plain Sarsa)")
-    n, A, TILINGS = len(alphas), mountain_car.N_ACTIONS, mc.TILINGS
-    lazy = LazyTraces(n, mc.N_FEATURES * A)
+    n, A, TILINGS = len(alphas), task.n_actions, task.tilings
+    lazy = LazyTraces(n, task.n_features * A)
     actions = np.arange(A)
-    steps = np.full((n, episodes), np.inf)
-    episode, t, total = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int)
-    position, velocity = np.zeros(n), np.zeros(n)
+    steps, returns = np.full((n, episodes), np.inf), np.full((n, episodes), -np.inf)
+    episode, t, total, G = np.zeros(n, int), np.zeros(n, int), np.zeros(n, int), np.zeros(n)
+    state = np.zeros((n, 2))
     tiles, action, q_old = np.zeros((n, TILINGS), int), np.zeros(n, int), np.zeros(n)
 
     def q_all(rows, tile_ids):  # q(s, a) for every action [len(rows), A]
@@ -236,10 +287,10 @@ def sarsa_lambda(alphas, lambdas, episodes, rng, trace="replacing", clear_other_
         return lazy.read(rows, ids)[0].reshape(len(rows), A, TILINGS).sum(-1)
 
     def start(rows):
-        position[rows], velocity[rows] = mountain_car.sample_start(len(rows), rng)
-        tiles[rows] = mc.features(position[rows], velocity[rows])
+        state[rows] = task.sample_start(len(rows), rng)
+        tiles[rows] = task.features(state[rows])
         action[rows] = argmax_random_ties(q_all(rows, tiles[rows]), rng)
-        t[rows], q_old[rows] = 0, 0.0
+        t[rows], q_old[rows], G[rows] = 0, 0.0, 0.0
 
     live = np.arange(n)
     start(live)
@@ -247,8 +298,8 @@ def sarsa_lambda(alphas, lambdas, episodes, rng, trace="replacing", clear_other_
         idx = live
         alpha, lam, c, D = alphas[idx], decay[idx], lazy.c[idx], lazy.D[idx]
         x = lazy.ids(idx, tiles[idx] * A + action[idx][:, None])  # the features of (S, A)
-        position[idx], velocity[idx], reward, done = mountain_car.step(position[idx], velocity[idx], action[idx])
-        tiles_next = mc.features(position[idx], velocity[idx])
+        state[idx], reward, done = task.step(state[idx], action[idx], rng)
+        tiles_next = task.features(state[idx])
         q_next = q_all(idx, tiles_next)
         action_next = argmax_random_ties(q_next, rng)
         q_next_a = np.where(done, 0.0, q_next[np.arange(len(idx)), action_next])
@@ -279,14 +330,19 @@ def sarsa_lambda(alphas, lambdas, episodes, rng, trace="replacing", clear_other_
         tiles[idx], action[idx] = tiles_next, action_next
         t[idx] += 1
         total[idx] += 1
+        G[idx] += reward
         tiny = idx[lazy.c[idx] < lazy.REBASE_BELOW]
         if len(tiny):
             lazy.rebase(tiny)
         ended = idx[done]
         if len(ended):
-            steps[ended, episode[ended]] = t[ended]
+            steps[ended, episode[ended]], returns[ended, episode[ended]] = t[ended], G[ended]
             episode[ended] += 1
             lazy.rebase(ended, keep_traces=False)
             start(ended)
-        live = live[(episode[live] < episodes) & (total[live] <= max_steps_per_episode * episodes)]
-    return {"steps": steps, "w": lazy.w()}
+        diverged = np.zeros(n, bool)
+        # accumulating traces at large alpha: w grows without bound (to 1e268 and beyond before it overflows); a
+        # learning agent's q is minus the steps to go, never near -1e6
+        diverged[idx] = ~(np.abs(q_next) < 1e6).all(1)
+        live = live[(episode[live] < episodes) & (total[live] <= max_steps_per_episode * episodes) & ~diverged[live]]
+    return {"steps": steps, "returns": returns, "w": lazy.w()}

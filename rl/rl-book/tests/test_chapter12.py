@@ -34,6 +34,26 @@ def test_random_walk_19_env_and_model(ch12):
         assert r.mean() == pytest.approx(env.r[s, 0], abs=0.015)
 
 
+def test_puddle_world_follows_sutton_1996(ch12):
+    envs = ch12["envs"]
+    check_env(envs.PuddleWorldEnv(), skip_render_check=True)
+    # penalty 400 x (0.1 - distance to the puddle's axis), summed over the two puddles, 0 outside
+    points = np.array([[0.3, 0.75], [0.3, 0.8], [0.45, 0.55], [0.55, 0.6], [0.9, 0.1], [0.1, 0.3]])
+    np.testing.assert_allclose(envs.puddle_penalty(points), [40, 20, 40, 0, 0, 0], atol=1e-9)
+    np.testing.assert_allclose(envs.puddle_penalty(np.array([[0.45, 0.75]])), [80], atol=1e-9)
+    # moves of 0.05 with N(0, 0.01^2) noise per coordinate, walls at the square's edges, the goal corner ends
+    rng = np.random.default_rng(0)
+    start = np.full((20_000, 2), 0.2)
+    for action, move in enumerate([(0, 0.05), (0, -0.05), (0.05, 0), (-0.05, 0)]):
+        xy, reward, done = envs.step(start, np.full(len(start), action), rng)
+        np.testing.assert_allclose((xy - start).mean(0), move, atol=5e-4)
+        np.testing.assert_allclose((xy - start).std(0), 0.01, atol=5e-4)
+        assert np.all(reward == -1.0) and not done.any()
+    xy, _, done = envs.step(np.array([[0.99, 0.99], [1.0, 0.0]]), np.array([2, 1]), rng)
+    assert done.tolist() == [True, False] and xy.max() <= 1.0 and xy.min() >= 0.0
+    assert (envs.sample_start(10_000, rng).sum(1) < 1.9).all()
+
+
 # ----------------------------------------------------------------------------- helpers
 def episode_arrays(states, rewards, terminal_last=True):
     """[1, T] arrays of one hand-made episode: states S_0..S_T (S_T terminal), rewards R_1..R_T."""
@@ -61,7 +81,8 @@ def online_lambda_return(ep, active, n_features, lam, alpha, gamma):
         for t in range(h):
             def n_step(n):  # G_{t:t+n}
                 return sum(gamma ** i * r[t + i] for i in range(n)) + gamma ** n * v(final[t + n - 1], t + n)
-            G = (1 - lam) * sum(lam ** (n - 1) * n_step(n) for n in range(1, h - t)) + lam ** (h - t - 1) * n_step(h - t)
+            G = (1 - lam) * sum(lam ** (n - 1) * n_step(n) for n in range(1, h - t))
+            G += lam ** (h - t - 1) * n_step(h - t)
             w = w + alpha * (G - w @ x[s[t]]) * x[s[t]]
         final.append(w)
     return final[T]
@@ -103,7 +124,7 @@ def test_true_online_td_equals_online_lambda_return(ch12):
     for alpha, lam, gam in ((0.1, 0.8, 0.9), (0.3, 0.5, 1.0)):
         ep = random_episode(rng)
         w = traces.td_lambda(ep, active, 6, np.array([lam]), np.array([alpha]), np.array([0]), 1, gamma=gam,
-                             true_online=True)[0, 0]
+                             trace="dutch")[0, 0]
         np.testing.assert_allclose(w, online_lambda_return(ep, active, 6, lam, alpha, gam), atol=1e-10)
 
 
@@ -117,7 +138,7 @@ def test_true_online_td_matches_offline_lambda_return_for_small_alpha(ch12):
     ratios = []
     for alpha in (1e-2, 1e-3):
         args = (active, 6, np.array([0.8]), np.array([alpha]), np.array([0]))
-        online = traces.td_lambda(ep, *args, 1, gamma=0.9, true_online=True)[0, 0]
+        online = traces.td_lambda(ep, *args, 1, gamma=0.9, trace="dutch")[0, 0]
         offline = traces.offline_lambda_return([ep], *args, gamma=0.9)[0, 0]
         ratios.append(np.linalg.norm(online - offline) / np.linalg.norm(offline))
     assert ratios[1] < 5e-3
@@ -163,10 +184,10 @@ def test_lambda_one_is_monte_carlo(ch12):
 @pytest.fixture(scope="module")
 def curves(ch12):
     rw = ch12["random_walk"]
-    return {m: rw.compute(m, 30, np.random.default_rng(0)) for m in ("offline", "td", "true_online")}
+    return {m: rw.compute(m, 30, np.random.default_rng(0)) for m in ("offline", "accumulating", "dutch")}
 
 
-@pytest.mark.parametrize("method", ["offline", "td", "true_online"])
+@pytest.mark.parametrize("method", ["offline", "accumulating", "dutch"])
 def test_figures_12_3_12_6_12_8_u_shapes_and_best_error(ch12, curves, method):
     rw = ch12["random_walk"]
     rms, lambdas = curves[method], rw.LAMBDAS
@@ -187,8 +208,8 @@ def test_accumulating_traces_blow_up_where_true_online_does_not(ch12, curves):
     (and the lambda-return) degrade gently."""
     rw = ch12["random_walk"]
     i, j = rw.LAMBDAS.index(0.975), int(np.argmin(np.abs(rw.ALPHAS - 0.4)))
-    assert curves["td"][i, j] > 0.6
-    assert curves["true_online"][i, j] < 0.5 and curves["offline"][i, j] < 0.5
+    assert curves["accumulating"][i, j] > 0.6
+    assert curves["dutch"][i, j] < 0.5 and curves["offline"][i, j] < 0.5
 
 
 # ----------------------------------------------------------------------------- Sarsa(lambda) on mountain car
@@ -247,3 +268,42 @@ def test_lazy_traces_equal_the_books_dense_sarsa_lambda(ch12, trace, lam, clear)
     lengths, w = dense_sarsa_lambda(alpha, lam, episodes, np.random.default_rng(5), trace, clear)
     np.testing.assert_array_equal(out["steps"][0], lengths)
     np.testing.assert_allclose(out["w"][0], w, atol=1e-9)
+
+
+@pytest.fixture(scope="module")
+def sarsa_figures(ch12):
+    return load_module(BOOK / "chapter12/sarsa_lambda.py")
+
+
+def test_figure_12_10_sarsa_lambda_learns_faster_than_one_step_sarsa(sarsa_figures):
+    """Steps per episode over the first 20 episodes at alpha x 8 = 1.2: lambda = 0.92 needs far fewer than
+    lambda = 0 (one-step Sarsa); Figure 12.10: ~185 vs ~230 over 50 episodes."""
+    steps = sarsa_figures.sweep([1.2], [0.0, 0.92], 8, 20, np.random.default_rng(0), stop_above=1000,
+                                trace="replacing")[:, 0]
+    assert steps[1] < 0.85 * steps[0]
+
+
+def test_figure_12_11_true_online_best_at_small_alpha_accumulating_diverges(sarsa_figures):
+    """lambda = 0.9, reward per episode over the first 20 episodes (Figure 12.11): at alpha x 8 = 0.4 true online
+    Sarsa(lambda) beats replacing traces; at alpha x 8 = 1.0 accumulating traces blow up (the learner is stopped
+    at 1,000 steps per episode on average) while replacing and true online traces learn."""
+    rng = np.random.default_rng(0)
+    sweep = sarsa_figures.sweep
+    small = {trace: sweep([0.4], [0.9], 8, 20, rng, stop_above=1000, trace=trace)[0, 0]
+             for trace in ("dutch", "replacing")}
+    assert small["dutch"] < small["replacing"] - 20
+    large = {trace: sweep([1.0], [0.9], 8, 20, rng, stop_above=1000, trace=trace)[0, 0]
+             for trace in ("dutch", "replacing", "accumulating")}
+    assert large["accumulating"] == np.inf and large["dutch"] < 400 and large["replacing"] < 400
+
+
+def test_figure_12_14_random_walk_panel_best_at_intermediate_lambda(ch12):
+    """Best-over-alpha RMS error vs lambda: U-shaped, and at lambda near 1 replacing traces beat accumulating ones
+    (a state revisited within an episode gets trace 1, not 2, 3, ...)."""
+    rw = ch12["random_walk"]
+    lambdas = [0.0, 0.8, 0.99]
+    best = {trace: rw.compute(trace, 20, np.random.default_rng(0), lambdas=lambdas).min(1)
+            for trace in ("accumulating", "replacing")}
+    for b in best.values():
+        assert b[1] + 0.05 < min(b[0], b[2])
+    assert best["replacing"][2] + 0.05 < best["accumulating"][2]
