@@ -112,3 +112,15 @@ def test_figure_7_4_one_step_vs_ten_step(ch7):
     assert (Q1 > 0).sum() == 1 and Q1.max() == 0.5  # only the last action, by alpha * reward
     raised = np.unique(np.nonzero(Q10 > 0)[0])  # the states of the last 10 steps, and no others
     assert 1 < (Q10 > 0).sum() <= 10 and set(raised) == set(states[-11:-1])
+
+
+def test_greedy_ties_are_broken_at_random(ch7):
+    """epsilon = 0 with all values 0: every action is tied. Random tie-breaking makes the first episode a random
+    walk that reaches G; always taking the first tied action (up) would push into the top wall forever."""
+    env = ch7["envs"].OpenGrid()
+    out = ch7["nstep"].n_step_control(env, "sarsa", 1, np.full(50, 0.5), 1, np.random.default_rng(0), epsilon=0.0,
+                                      max_steps=20_000)
+    lengths = out["lengths"][:, 0]
+    assert lengths.max() < 20_000 and len(np.unique(lengths)) > 10
+    states, actions = out["first_episode"]
+    assert len(set(actions)) == 4  # every action taken from tied values
