@@ -74,6 +74,7 @@ def n_step_control(env, method, n, alphas, episodes, rng, epsilon=0.1, target_ep
 
     Behaviour: epsilon-greedy in Q (ties at random). Target policy of the off-policy methods: target_epsilon-greedy
     in Q (0: greedy, tied actions sharing the probability); n-step Sarsa is on-policy (target = behaviour).
+    An episode still going after max_steps steps is cut there (its last state is treated as terminal).
     Returns dict: Q [runs, S, A], returns / lengths [runs, episodes], first_episode (states, actions of run 0).
     """
     assert method in METHODS, method
