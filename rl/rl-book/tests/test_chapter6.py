@@ -150,12 +150,25 @@ def test_example_6_6_cliff_walking(ch6):
 
 
 def test_figure_6_3_shapes(ch6):
-    results = ch6["cliff_step_sizes"].compute(100, 5, 1000, np.random.default_rng(0))
+    results = ch6["cliff_step_sizes"].compute(100, 5, 1000, 0)
     sarsa, expected, q = (results[m] for m in ("sarsa", "expected_sarsa", "q_learning"))
     # Expected Sarsa is best at large step sizes, interim and asymptotic; Sarsa collapses at alpha = 1
     assert expected["interim"][-1] > sarsa["interim"][-1] and expected["interim"][-1] > q["interim"][-1]
     assert expected["asymptotic"][-1] > -30 and sarsa["asymptotic"][-1] < sarsa["asymptotic"][4] - 20
     assert -60 < q["asymptotic"][4] < -45
+
+
+@pytest.mark.parametrize("method", ["sarsa", "q_learning", "expected_sarsa"])
+def test_compiled_control_matches_the_numpy_control(ch6, method):
+    """Figure 6.3 runs the per-run loops compiled with numba; they must learn exactly as td.control does
+    (same algorithm, other random numbers): mean return over 100 episodes, 400 runs per step size."""
+    env = ch6["envs"].make_cliff_walking()
+    alphas = np.repeat([0.1, 0.5, 1.0], 400)
+    compiled = load_module(BOOK / "chapter6/td_compiled.py").control_returns(env, method, alphas, 100, seed=3)
+    numpy = ch6["td"].control(env, method, alphas, 100, np.random.default_rng(3))["returns"]
+    a, b = (x.reshape(3, 400, 100).mean((1, 2)) for x in (compiled, numpy))
+    np.testing.assert_allclose(a, b, atol=3.0)  # standard error of each difference ~1
+    assert np.ptp(a) > 20  # the step size matters (alpha = 0.1 learns far slower), so the check has teeth
 
 
 def test_figure_6_5_double_q_removes_the_bias(ch6):
