@@ -252,13 +252,25 @@ def _expected_update(Q, successors, rewards, tasks, s, a, continue_prob):
 
 
 def greedy_start_value(Q, successors, rewards, continue_prob, v0=None, tol=1e-3):
-    """v_pi(start = 0) of the greedy policy of each task's Q, by iterative policy evaluation warm-started from
-    v0 (the previous evaluation), to a largest change below tol; returns it and the whole v for the next call."""
+    """v_pi(start = 0) of the greedy policy of each task's Q, and v_pi of every state for the next call.
+
+    b = 1: the greedy policy is a deterministic chain, so its value is a discounted sum along the chain,
+    computed by doubling: after k rounds, value[s] sums the first 2^k rewards from s and jump[s] is where the
+    2^k-th step lands (stopping once 0.9^(2^k) < 1e-12, i.e. 512 steps). b > 1: iterative policy
+    evaluation, warm-started from v0 (the previous evaluation), to a largest change below tol.
+    """
     n_tasks, S = Q.shape[:2]
     tasks, states = np.arange(n_tasks)[:, None], np.arange(S)[None]
     pi = Q.argmax(-1)
-    flat_next = successors[tasks, states, pi] + (tasks * S)[..., None]  # [tasks, S, b] into v.ravel()
+    offset = (tasks * S)[..., None]
+    flat_next = successors[tasks, states, pi] + offset  # [tasks, S, b] into v.ravel()
     expected_reward = rewards[tasks, states, pi].mean(-1)
+    if successors.shape[-1] == 1:
+        value, jump, weight = expected_reward.ravel(), flat_next.ravel(), continue_prob
+        while weight > 1e-12:
+            value, jump, weight = value + weight * value[jump], jump[jump], weight * weight
+        value = value.reshape(n_tasks, S)
+        return value[:, 0], value
     v = np.zeros((n_tasks, S)) if v0 is None else v0
     while True:
         v_new = expected_reward + continue_prob * np.take(v, flat_next).mean(-1)
