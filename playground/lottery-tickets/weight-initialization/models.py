@@ -3,6 +3,7 @@
 - MLP: the official ZerO notebook's bias-free ReLU MLP, 784 -> 784 -> n_h -> n_h -> 10.
 - ResNet: a CIFAR ResNet (He et al. 2016, Section 4.2): a 3x3 stem, three stages of basic blocks at widths
   w, 2w, 4w (stride 2 between stages, 1x1 projection shortcuts), global average pooling, a linear classifier.
+  Post-activation blocks (default) or pre-activation ones as in the official ZerO code (`block="pre"`);
   BatchNorm by default, as in the paper's CIFAR-10 ResNet; `norm="none"` drops it.
 - PlainNet: a deep ReLU MLP with no residuals and no normalization, for the depth experiment: MNIST pooled
   2x2 to 14x14 = 196 inputs (a fixed average, no weights), then depth - 1 hidden layers of `width`, then 10.
@@ -72,30 +73,58 @@ class BasicBlock(nn.Module):
         return F.relu(branch + self.shortcut(x))
 
 
-class ResNet(nn.Module):
-    def __init__(self, width=16, blocks_per_stage=1, n_classes=10, norm="batch", in_channels=3):
+class PreActBlock(nn.Module):
+    """x + F(x), F = norm-relu-conv-norm-relu-conv (He et al. 2016, "Identity mappings"; the official ZerO code's
+    CIFAR ResNet is pre-activation too). The branch *ends* in the conv ZerO zeroes, so the block is exactly x
+    at init, with no BatchNorm after the zero conv (BN of an all-zero map scales its gradient by 1/sqrt(eps))."""
+
+    def __init__(self, c_in, c_out, stride=1, norm="batch"):
         super().__init__()
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, width, 3, 1, 1, bias=norm == "none"), _norm(norm, width))
+        bias = norm == "none"
+        self.bn1 = _norm(norm, c_in)
+        self.conv1 = nn.Conv2d(c_in, c_out, 3, stride, 1, bias=bias)
+        self.bn2 = _norm(norm, c_out)
+        self.conv2 = nn.Conv2d(c_out, c_out, 3, 1, 1, bias=bias)
+        self.conv2.starts_at_zero = True
+        self.shortcut = None
+        if stride != 1 or c_in != c_out:
+            self.shortcut = nn.Conv2d(c_in, c_out, 1, stride, bias=False)
+
+    def forward(self, x):
+        h = F.relu(self.bn1(x))
+        skip = x if self.shortcut is None else self.shortcut(h)
+        return skip + self.conv2(F.relu(self.bn2(self.conv1(h))))
+
+
+class ResNet(nn.Module):
+    def __init__(self, width=16, blocks_per_stage=1, n_classes=10, norm="batch", in_channels=3, block="post"):
+        super().__init__()
+        self.pre = block == "pre"
+        Block = PreActBlock if self.pre else BasicBlock
+        stem = [nn.Conv2d(in_channels, width, 3, 1, 1, bias=norm == "none")]
+        self.stem = nn.Sequential(*stem) if self.pre else nn.Sequential(*stem, _norm(norm, width))
         blocks, c = [], width
         for stage, c_out in enumerate((width, 2 * width, 4 * width)):
             for i in range(blocks_per_stage):
-                blocks.append(BasicBlock(c, c_out, 2 if stage > 0 and i == 0 else 1, norm))
+                blocks.append(Block(c, c_out, 2 if stage > 0 and i == 0 else 1, norm))
                 c = c_out
         self.blocks = nn.Sequential(*blocks)
+        self.final_norm = _norm(norm, c) if self.pre else nn.Identity()
         self.out = _output_layer(c, n_classes, bias=True)
 
     def forward(self, x):
-        x = self.blocks(F.relu(self.stem(x)))
+        x = self.stem(x)
+        x = F.relu(self.final_norm(self.blocks(x))) if self.pre else self.blocks(F.relu(x))
         return self.out(x.mean((2, 3)))
 
 
-def build_model(name, *, n_h=512, width=16, depth=32, blocks=1, norm="batch", in_channels=3):
+def build_model(name, *, n_h=512, width=16, depth=32, blocks=1, norm="batch", in_channels=3, block="post"):
     if name == "mlp":
         return notebook_mlp(n_h)
     if name == "plain":
         return plain_net(depth, width)
     if name == "resnet":
-        return ResNet(width, blocks, norm=norm, in_channels=in_channels)
+        return ResNet(width, blocks, norm=norm, in_channels=in_channels, block=block)
     raise ValueError(f"unknown model '{name}'")
 
 

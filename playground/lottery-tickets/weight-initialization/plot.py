@@ -35,7 +35,8 @@ PAPER = {"mlp-mnist": {"zero": 98.39, "kaiming": 98.21}}  # the official noteboo
 
 
 def series(rows, key):
-    pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None]
+    pts = [(r["step"], r[key]) for r in rows if key in r and r[key] is not None
+           and not (key.startswith("srank_delta") and r["step"] == 0)]  # W - W_0 is 0 at step 0 by definition
     return np.array([p[0] for p in pts]), np.array([p[1] for p in pts], dtype=float)
 
 
@@ -78,11 +79,14 @@ def plot_curves(name, summary, runs, out_dir):
     ax_loss.legend(loc="upper right")
     ax_acc.legend(loc="lower right", fontsize=8)
     if name == "mlp-mnist":  # the interesting part is the top few points
-        inset = ax_acc.inset_axes([0.35, 0.35, 0.6, 0.3])
-        for init_name, rows in runs.items():
-            if summary["table"][init_name]["mean"] > 90:
-                band(inset, rows, "test_acc", COLORS[init_name], None)
-        inset.set_ylim(90, 99)
+        inset = ax_acc.inset_axes([0.38, 0.43, 0.58, 0.33])
+        top = [k for k in runs if summary["table"][k]["mean"] > 93]
+        for init_name in top:
+            band(inset, runs[init_name], "test_acc", COLORS[init_name], None)
+        finals = [summary["table"][k]["mean"] for k in top]
+        inset.set_ylim(min(finals) - 3, max(finals) + 1)
+        inset.set_xlim(left=100)
+        inset.set_title("zoom", fontsize=8)
         inset.tick_params(labelsize=7)
     save_figure(fig, out_dir / "figures" / f"{name}_curves", data={"sweep": name, "curves": data})
 
@@ -176,11 +180,13 @@ def plot_zero_matrices(out_dir):
         ax.imshow(w.numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale)
         ax.set_title(title, fontsize=9)
         ax.set(xlabel="input unit", ylabel="output unit")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(False)
     kernel = torch.zeros(6, 4, 3, 3)  # a 3x3 conv, 4 -> 6 channels: out x (in, tap) as one image
     kernel[:, :, 1, 1] = zero_matrix(6, 4)
     ax = axes[-1]
-    ax.imshow(kernel.permute(0, 2, 1, 3).reshape(18, 12).numpy(), cmap="RdBu_r", vmin=-1, vmax=1)
+    scale = kernel.abs().max().item()
+    ax.imshow(kernel.permute(0, 2, 1, 3).reshape(18, 12).numpy(), cmap="RdBu_r", vmin=-scale, vmax=scale)
     for k in range(1, 6):
         ax.axhline(3 * k - 0.5, color="k", lw=0.5)
     for k in range(1, 4):

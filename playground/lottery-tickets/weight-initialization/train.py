@@ -36,7 +36,7 @@ PRESETS = {
     # 1 epoch instead of 20; its StepLR(12, 0.7) first decays after epoch 12, so this is its first epoch exactly.
     "mlp": dict(dataset="mnist", n_h=1024, epochs=1, batch_size=64, lr=0.1, momentum=0.0, weight_decay=0.0,
                 schedule="constant", warmup=0, rank_every=156, log_every=50, evals_per_epoch=6),
-    # ResNet-8 (one basic block per stage), width 16, BatchNorm, 1 epoch on a fixed random half of the
+    # ResNet-8 (one post-activation basic block per stage), width 16, BatchNorm, 1 epoch on a fixed random half of the
     # training set; SGD + momentum 0.9, weight decay 5e-4, 20 warmup steps, cosine to zero.
     "resnet": dict(dataset="cifar10", width=16, blocks=1, epochs=1, batch_size=128, train_subset=25000,
                    lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine", warmup=20, rank_every=39,
@@ -73,6 +73,8 @@ def get_args(argv=None):
     g.add_argument("--blocks", type=positive_int, help="ResNet basic blocks per stage (1: ResNet-8, 3: ResNet-20)")
     g.add_argument("--depth", type=positive_int, help="plain net: number of weight layers")
     g.add_argument("--norm", choices=("batch", "none"), default="batch", help="ResNet normalization")
+    g.add_argument("--block", choices=("pre", "post"), default="post",
+                   help="ResNet blocks: pre-activation (x + F(x)) or post-activation (relu(BN(...) + x))")
     g = p.add_argument_group("optimisation (default: the preset of --model)")
     g.add_argument("--epochs", type=positive_int)
     g.add_argument("--batch-size", type=positive_int)
@@ -195,7 +197,7 @@ def ranks(model, initial):
 
 
 # ----------------------------------------------------------------------------- one run
-RESUME_KEYS = ("model", "dataset", "init_name", "seed", "n_h", "width", "blocks", "depth", "norm", "epochs",
+RESUME_KEYS = ("model", "dataset", "init_name", "seed", "n_h", "width", "blocks", "depth", "norm", "block", "epochs",
                "batch_size", "lr", "momentum", "weight_decay", "schedule", "train_subset")
 
 
@@ -208,7 +210,7 @@ def train_run(args, init_name, seed, data, device):
 
     seed_everything(seed)
     model = build_model(args.model, n_h=args.n_h, width=args.width, depth=args.depth, blocks=args.blocks,
-                        norm=args.norm, in_channels=data["x_train"].shape[1])
+                        norm=args.norm, block=args.block, in_channels=data["x_train"].shape[1])
     initialize(model, init_name)
     model.to(device)
     initial = {name: w.detach().clone() for name, w in tracked_weights(model).items()}

@@ -18,8 +18,8 @@ init = load_module(HERE / "init.py")
 models = load_module(HERE / "models.py")
 
 
-def zero_resnet(norm="batch"):
-    return init.initialize(models.ResNet(width=8, blocks_per_stage=2, norm=norm), "zero")
+def zero_resnet(norm="batch", block="post"):
+    return init.initialize(models.ResNet(width=8, blocks_per_stage=2, norm=norm, block=block), "zero")
 
 
 # ----------------------------------------------------------------------------- ZerO
@@ -62,8 +62,9 @@ def test_zero_init_on_mlp_uses_hadamard_for_the_wider_layer():
     assert torch.equal(model.out.weight, torch.zeros(10, 1024))
 
 
-def test_residual_branch_ends_and_output_layer_are_zero():
-    model = zero_resnet()
+@pytest.mark.parametrize("block", ["post", "pre"])
+def test_residual_branch_ends_and_output_layer_are_zero(block):
+    model = zero_resnet(block=block)
     ends = [m for m in model.modules() if getattr(m, "starts_at_zero", False)]
     assert len(ends) == 6 + 1  # one per block, plus the classifier
     for m in ends:
@@ -73,19 +74,22 @@ def test_residual_branch_ends_and_output_layer_are_zero():
 
 
 @pytest.mark.parametrize("norm", ["batch", "none"])
-def test_same_size_residual_blocks_are_identity_at_init(norm):
-    model = zero_resnet(norm)
-    same = [b for b in model.blocks if isinstance(b.shortcut, nn.Identity)]
+@pytest.mark.parametrize("block", ["post", "pre"])
+def test_same_size_residual_blocks_are_identity_at_init(norm, block):
+    model = zero_resnet(norm, block)
+    same = [b for b in model.blocks if b.shortcut is None or isinstance(b.shortcut, nn.Identity)]
     assert len(same) == 4
-    x = F.relu(torch.randn(4, 32, 16, 16))  # blocks see post-ReLU (non-negative) activations
+    x = torch.randn(4, 32, 16, 16)
+    if block == "post":
+        x = F.relu(x)  # post-activation blocks see post-ReLU (non-negative) activations; pre-activation any x
     for block in same:
         xs = x[:, :block.conv1.in_channels]
         assert torch.equal(block.train()(xs), xs)
         assert torch.equal(block.eval()(xs), xs)
     x = x[:, :8]
-    model_default = models.ResNet(width=8, blocks_per_stage=2, norm=norm)  # PyTorch's default init
-    block = [b for b in model_default.blocks if isinstance(b.shortcut, nn.Identity)][0]
-    assert not torch.allclose(block(x), x)
+    model_default = models.ResNet(width=8, blocks_per_stage=2, norm=norm, block=block)  # PyTorch's default init
+    first = model_default.blocks[0]
+    assert not torch.allclose(first(x), x)
 
 
 def test_conv_kernels_are_zero_except_the_centre_tap():
