@@ -307,3 +307,23 @@ def test_figure_12_14_random_walk_panel_best_at_intermediate_lambda(ch12):
     for b in best.values():
         assert b[1] + 0.05 < min(b[0], b[2])
     assert best["replacing"][2] + 0.05 < best["accumulating"][2]
+
+
+def test_chapter12_scripts_are_deterministic_and_check_flags(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    def run(script, *flags):
+        return subprocess.run([sys.executable, str(BOOK / "chapter12" / script), *flags], capture_output=True,
+                              text=True, timeout=300)
+
+    for out in ("a", "b"):
+        done = run("random_walk.py", "--quick", "--figures", "12.6", "--seed", "3", "--out", str(tmp_path / out))
+        assert done.returncode == 0, done.stderr
+    first, second = (json.loads((tmp_path / out / "figure_12_6.json").read_text()) for out in ("a", "b"))
+    assert first == second and first["runs"] == 20
+    help_run = run("sarsa_lambda.py", "--help")
+    assert help_run.returncode == 0 and "12.10" in help_run.stdout
+    assert run("lambda_effect.py", "--mc-runs", "0").returncode == 2
+    assert run("random_walk.py", "--figure", "12.6").returncode == 2  # no abbreviations
