@@ -76,7 +76,7 @@ def plot_curves(name, summary, runs, out_dir):
     for init_name, acc in PAPER.get(name, {}).items():
         ax_acc.axhline(acc, color=COLORS[init_name], ls="--", lw=0.8, alpha=0.7,
                        label=f"notebook {LABELS[init_name]}: {acc}% (n_h 2048, 20 epochs)")
-    ax_loss.legend(loc="upper right")
+    ax_loss.legend(loc="best", fontsize=8)
     ax_acc.legend(loc="lower right", fontsize=8)
     if name == "mlp-mnist":  # the interesting part is the top few points
         inset = ax_acc.inset_axes([0.38, 0.43, 0.58, 0.33])
@@ -231,6 +231,12 @@ def main(argv=None):
         sweeps[name] = summary
         plot_curves(name, summary, runs, args.out)
         plot_ranks(name, summary, runs, args.out)
+        save_json({"config": summary["config"], "wall_seconds": summary["wall_seconds"], "table": summary["table"],
+                   "runs": summary["runs"]}, args.out / "results" / f"{name}.json")
+        print(markdown_table(name, summary) + "\n")
+    for longer in sorted(args.runs.glob("*/*/summary.json")):  # the longer-budget sweeps (ZerO and Kaiming only)
+        summary = json.loads(longer.read_text())
+        name = f"{longer.parent.name}-{longer.parent.parent.name}"
         save_json({"config": summary["config"], "wall_seconds": summary["wall_seconds"], "table": summary["table"],
                    "runs": summary["runs"]}, args.out / "results" / f"{name}.json")
         print(markdown_table(name, summary) + "\n")
