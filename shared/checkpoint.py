@@ -6,6 +6,7 @@ uninterrupted run would have taken. Writes are atomic (temp file + fsync + renam
 mid-save leaves the previous checkpoint intact. Loads use `weights_only=True`, so a checkpoint
 can't run code.
 """
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -83,3 +84,12 @@ def load_checkpoint(path, *, model, optimizer=None, scheduler=None, map_location
     if restore_rng:
         set_rng_state(state["rng"])
     return state
+
+
+def file_digest(path) -> str:
+    """First 16 hex digits of the file's SHA-1: a cache key that changes whenever the checkpoint's bytes do."""
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]

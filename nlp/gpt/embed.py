@@ -10,8 +10,8 @@ concatenates the mean of every layer's states (embedding output, each block; (n_
 and `wide` adds the max of every layer's states and the max of every MLP neuron (GELU output) over the
 tweet: "did this learned pattern fire anywhere", a dense cousin of TF-IDF's n-gram indicators
 (2 (n_layer+1) n_embd + 4 n_layer n_embd dims, 6,656 for the default model).
-Whitespace is normalized first (see `normalize_whitespace`). Tweets longer than the context are truncated
-to it; empty lines become `<s> </s>`.
+Whitespace is normalized first (see `normalize_whitespace`). A tweet longer than the context keeps its
+first block_size - 1 tokens and its </s>; empty lines become `<s> </s>`.
 """
 import argparse
 from dataclasses import fields
@@ -57,13 +57,13 @@ def normalize_whitespace(text: str) -> str:
 
 
 def encode_tweets(tok: TweetTokenizer, texts, block_size: int, whitespace: str = "normalize") -> list:
-    """`<s> ids </s>` per tweet (whitespace-normalized unless whitespace="keep"), cut to the context (an
-    over-long tweet keeps its first block_size tokens)."""
+    """`<s> ids </s>` per tweet (whitespace-normalized unless whitespace="keep"), cut to the context: an
+    over-long tweet keeps its first block_size - 1 tokens and its closing </s>, so `last` still reads </s>."""
     if whitespace not in WHITESPACE:
         raise PlaygroundError(f"unknown whitespace mode '{whitespace}'; choose one of {', '.join(WHITESPACE)}")
     if whitespace == "normalize":
         texts = [normalize_whitespace(t) for t in texts]
-    return [ids[:block_size] for ids in tok.encode_batch(texts)]
+    return [ids if len(ids) <= block_size else ids[:block_size - 1] + ids[-1:] for ids in tok.encode_batch(texts)]
 
 
 def layer_states(model: GPT, x, mlp: bool = False):
