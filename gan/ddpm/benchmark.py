@@ -13,11 +13,11 @@ from pathlib import Path
 import torch
 
 from diffusion import Diffusion
-from model import UNet, UNetConfig
+from model import UNet
 from sample import cpp_compiler, generate
 from shared.cli import autocast, experiment_parser, main_guard, positive_int
 from shared.plotting import save_json
-from train import get_args, int_list
+from train import get_args, unet_config
 
 HERE = Path(__file__).resolve().parent
 
@@ -33,8 +33,7 @@ def main(argv=None):
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
     d = get_args([])  # train.py's defaults
-    cfg = UNetConfig(base_channels=d.base_channels, channel_mult=int_list(d.channel_mult),
-                     attention_levels=int_list(d.attention_levels), num_classes=10)
+    cfg = unet_config(d)  # the MNIST UNet exactly as train.py builds it (dropout included)
     if args.checkpoint:
         from diffusion import load_trained
         model, diffusion, _ = load_trained(args.checkpoint)

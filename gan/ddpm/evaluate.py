@@ -19,6 +19,7 @@ Metrics, per set of samples:
 - nn_train_median: median pixel L2 distance (pixels in [0, 1]) from a sample to its nearest training
   image; the test images' own value is the reference (much smaller would mean memorisation).
 """
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -30,7 +31,7 @@ from scipy import linalg
 from tqdm import tqdm
 
 from model import MNISTClassifier
-from shared.checkpoint import atomic_torch_save
+from shared.checkpoint import atomic_torch_save, file_digest
 from shared.cli import PRECISIONS, experiment_parser, main_guard, positive_int
 from shared.data import mnist
 from shared.errors import PlaygroundError
@@ -174,8 +175,16 @@ class Reference:
 
 
 # ---------------------------------------------------------------------- the suite
+def sample_cache_path(work, name, checkpoint_digest, **options) -> Path:
+    """work/<name>-<key>.npz, the key hashing the checkpoint's bytes and every option the samples depend on,
+    so a new checkpoint, classifier or sampler setting never reuses old samples."""
+    key = json.dumps({"checkpoint": checkpoint_digest, **options}, sort_keys=True)
+    return Path(work) / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+
+
 def run_suite(args, ref):
-    """Every sample set of the README's tables; sample files are cached in --work-dir so a rerun resumes."""
+    """Every sample set of the README's tables; sample files are cached in --work-dir (see sample_cache_path)
+    so a rerun resumes."""
     from diffusion import load_trained
     from sample import check_match, compile_unet, generate, load_classifier, requested_labels
 
@@ -187,8 +196,15 @@ def run_suite(args, ref):
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
 
+    digest = file_digest(args.checkpoint)
+    guide_digest = file_digest(args.guidance_classifier) if guide else None
+
     def samples(name, n, per_class=False, **kw):
-        path = work / f"{name}.npz"
+        # per-class labels depend on n (n // 10 per digit), so only unconditional sets reuse a longer file's head
+        options = {k: v for k, v in kw.items() if k != "classifier"}
+        path = sample_cache_path(work, name, digest, **options, classifier=guide_digest if "classifier" in kw else None,
+                                 per_class_n=n if per_class else None, seed=args.seed, batch_size=args.batch_size,
+                                 precision=args.precision)
         if path.exists() and np.load(path)["images"].shape[0] >= n:
             d = np.load(path)
             return d["images"][:n], d["labels"][:n], float(d["seconds"]) * n / d["images"].shape[0]

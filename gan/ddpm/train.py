@@ -8,6 +8,7 @@ The run folder gets config.json, metrics.jsonl (loss), checkpoint.pt (weights, E
 and samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two unconditional rows, then
 class-conditional rows 0..9).
 """
+import argparse
 import copy
 import sys
 import time
@@ -30,6 +31,14 @@ def int_list(text):
         return tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise PlaygroundError(f"expected comma-separated integers like 1,2,2, got '{text}'") from None
+
+
+def unet_config(args, image_size: int = 28, in_channels: int = 1) -> UNetConfig:
+    """The UNet that train.py builds from its arguments (benchmark.py times the same one)."""
+    return UNetConfig(image_size=image_size, in_channels=in_channels, base_channels=args.base_channels,
+                      channel_mult=int_list(args.channel_mult), num_res_blocks=args.num_res_blocks,
+                      attention_levels=int_list(args.attention_levels), num_heads=args.num_heads,
+                      dropout=args.dropout, num_classes=0 if args.unconditional else 10)
 
 
 def get_args(argv=None):
@@ -55,9 +64,8 @@ def get_args(argv=None):
     g.add_argument("--batch-size", type=positive_int, default=64)
     g.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate after warmup")
     g.add_argument("--warmup", type=int, default=200, help="linear learning-rate warmup steps")
-    g.add_argument("--lr-decay", action="store_true", default=True,
-                   help="cosine-decay the learning rate to 10%% over the run (default on)")
-    g.add_argument("--no-lr-decay", dest="lr_decay", action="store_false")
+    g.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=True,
+                   help="cosine-decay the learning rate to 10%% over the run (--no-lr-decay: constant after warmup)")
     g.add_argument("--grad-clip", type=positive_float, default=1.0, help="clip the gradient norm")
     g.add_argument("--ema-decay", type=float, default=0.999, help="EMA of the weights used for sampling")
     g = p.add_argument_group("bookkeeping")
@@ -118,10 +126,7 @@ def main(argv=None):
     if len(x_train) < args.batch_size:
         raise PlaygroundError(f"--batch-size {args.batch_size} is larger than the dataset ({len(x_train)} images)")
 
-    cfg = UNetConfig(image_size=x_train.shape[-1], in_channels=x_train.shape[1], base_channels=args.base_channels,
-                     channel_mult=int_list(args.channel_mult), num_res_blocks=args.num_res_blocks,
-                     attention_levels=int_list(args.attention_levels), num_heads=args.num_heads,
-                     dropout=args.dropout, num_classes=0 if args.unconditional else 10)
+    cfg = unet_config(args, image_size=x_train.shape[-1], in_channels=x_train.shape[1])
     try:
         model = UNet(cfg).to(device)
     except ValueError as e:
