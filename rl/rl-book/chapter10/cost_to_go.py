@@ -34,14 +34,14 @@ def main():
     args = parser.parse_args()
     episodes = 104 if args.quick else args.episodes
     panels, out = compute(episodes, np.random.default_rng(args.seed))
-    fig = plt.figure(figsize=(4 * len(panels), 4.2))
+    fig = plt.figure(figsize=(3.3 * len(panels), 3.6))
     data = {"seed": args.seed, "episodes": episodes, "steps_per_episode": out["steps"][0],
             "truncated_episodes": int(out["truncated"].sum()), "panels": []}
     for i, (episode, step) in enumerate(panels):
-        positions, velocities, cost = cost_to_go(out["snapshots"][(episode, step)])
+        positions, velocities, cost = cost_to_go(out["snapshots"][(episode, step)], resolution=40)
         ax = fig.add_subplot(1, len(panels), i + 1, projection="3d")
         x, v = np.meshgrid(positions, velocities)
-        ax.plot_surface(x, v, cost, cmap="viridis", linewidth=0, antialiased=True)
+        ax.plot_surface(x, v, cost, cmap="viridis", linewidth=0, antialiased=False)
         ax.set_title(f"Step {step}" if step else f"Episode {episode}")
         ax.set_xlabel("Position", fontsize=8)
         ax.set_ylabel("Velocity", fontsize=8)
@@ -50,12 +50,12 @@ def main():
         data["panels"].append({"episode": episode, "step": step, "cost_to_go_max": cost.max(),
                                "cost_to_go_min": cost.min()})
         print(f"{'step ' + str(step) if step else 'episode ' + str(episode)}: cost-to-go "
-              f"{cost.min():.1f} ... {cost.max():.1f}")
+              f"{cost.min() + 0.0:.1f} ... {cost.max():.1f}")
     last = out["steps"][0, -100:]
     print(f"steps per episode over the last 100 episodes: mean {last.mean():.0f}, min {last.min()}")
     data["mean_steps_last_100_episodes"] = last.mean()
     fig.suptitle("Figure 10.1: mountain car cost-to-go -max_a q(s, a, w), one run of semi-gradient Sarsa "
-                 "(8 tilings, α = 0.5/8)")
+                 "(8 tilings, α = 0.5/8)", fontsize=10)
     fig.tight_layout()
     save_figure(fig, args.out / "figure_10_1.png", data)
 
