@@ -77,9 +77,9 @@ def plot_curves(name, summary, runs, out_dir):
         ax_acc.axhline(acc, color=COLORS[init_name], ls="--", lw=0.8, alpha=0.7,
                        label=f"notebook {LABELS[init_name]}: {acc}% (n_h 2048, 20 epochs)")
     ax_loss.legend(loc="best", fontsize=8)
-    ax_acc.legend(loc="lower right", fontsize=8)
+    ax_acc.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8)
     if name == "mlp-mnist":  # the interesting part is the top few points
-        inset = ax_acc.inset_axes([0.38, 0.43, 0.58, 0.33])
+        inset = ax_acc.inset_axes([0.4, 0.12, 0.56, 0.5])
         top = [k for k in runs if summary["table"][k]["mean"] > 93]
         for init_name in top:
             band(inset, runs[init_name], "test_acc", COLORS[init_name], None)
