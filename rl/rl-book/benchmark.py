@@ -36,7 +36,8 @@ FIGURES = {  # chapter -> [(the book's figure(s), script)]
         ("Ex 6.6", "chapter6/cliff_walking.py"),
         ("6.3", "chapter6/cliff_step_sizes.py"),
         ("6.5", "chapter6/maximization_bias.py")],
-    7: [],
+    7: [("7.2", "chapter7/random_walk_n_step.py"),
+        ("7.4", "chapter7/sarsa_path.py")],
     8: [],
     9: [("9.1", "chapter9/state_aggregation.py"),
         ("9.2", "chapter9/td_aggregation.py"),
@@ -48,9 +49,13 @@ FIGURES = {  # chapter -> [(the book's figure(s), script)]
          ("10.3", "chapter10/n_step_curves.py"),
          ("10.4", "chapter10/n_step_alphas.py"),
          ("10.5", "chapter10/access_control.py")],
-    11: [],
+    11: [("11.2", "chapter11/baird_divergence.py"),
+         ("11.5", "chapter11/baird_tdc.py"),
+         ("11.6", "chapter11/baird_emphatic.py")],
     12: [],
-    13: [],
+    13: [("Ex 13.1", "chapter13/short_corridor.py"),
+         ("13.1", "chapter13/reinforce.py"),
+         ("13.2", "chapter13/reinforce_baseline.py")],
 }
 
 
