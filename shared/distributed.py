@@ -148,8 +148,61 @@ def setup(device="auto", batch_size: int = None) -> Distributed:
         device = torch.device("cuda", local_rank)
         torch.cuda.set_device(device)
     # a rank that dies makes torchrun stop the others; the timeout only bounds a wait on a rank that hangs
-    torch_dist.init_process_group("nccl" if device.type == "cuda" else "gloo", rank=rank, world_size=world_size,
-                                  timeout=timedelta(minutes=10))
+    cuda = device.type == "cuda"
+    torch_dist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world_size,
+                                  timeout=timedelta(minutes=10), device_id=device if cuda else None)
     if rank != 0:
         sys.stdout = open(os.devnull, "w")  # one copy of every progress line; errors still reach stderr
     return Distributed(device, rank, world_size, local_rank)
+
+
+# ---------------------------------------------------------------------- benchmark: 1 vs N processes
+SCALING_TITLE = "## Data-parallel scaling (torchrun, one thread per process)"
+
+
+def measure_scaling(script, flags, metric: str, out_dir, nprocs=(1, 2), warmup_rows: int = 1) -> list:
+    """Train `script flags` under `torchrun --standalone --nproc_per_node=n --threads 1` for each n, and read the
+    throughput it logged (`metric`, already global: the scripts count the whole batch) from metrics.jsonl: the
+    median over rows after the first `warmup_rows`. Returns one row per n with the scaling efficiency
+    throughput(n) / (n * throughput(1))."""
+    import statistics
+    import subprocess
+    from pathlib import Path
+
+    from shared.cli import read_metrics
+
+    rows = []
+    for n in nprocs:
+        out = Path(out_dir) / f"nproc{n}"
+        load = os.getloadavg()[0]  # other jobs on a shared machine take cores from the 2-process run first
+        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={n}", str(script),
+               *map(str, flags), "--threads", "1", "--out", str(out)]
+        subprocess.run(cmd, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"}, stdout=subprocess.DEVNULL)
+        logged = [r[metric] for r in read_metrics(out / "metrics.jsonl")[warmup_rows:]]
+        shown = os.path.relpath(script, Path(__file__).resolve().parents[1])  # as run from the repository root
+        command = " ".join(["torchrun --standalone", f"--nproc_per_node={n}", shown, *map(str, flags), "--threads 1"])
+        rows.append({"processes": n, metric: statistics.median(logged), "rows": len(logged), "load_before": load,
+                     "command": command})
+    for r in rows:
+        r["efficiency"] = r[metric] / (r["processes"] * rows[0][metric])
+    return rows
+
+
+def scaling_markdown(rows, metric: str, unit: str, machine: str) -> str:
+    lines = [SCALING_TITLE, "", f"Machine: {machine}. GPU: not measured on a GPU in this session.", "",
+             f"| processes | {unit} | scaling efficiency | 1-min load average before | command |",
+             "|---:|---:|---:|---:|---|"]
+    lines += [f"| {r['processes']} | {r[metric]:,.1f} | {r['efficiency']:.2f} | {r['load_before']:.1f} | `{r['command']}` |"
+              for r in rows]
+    return "\n".join(lines) + "\n"
+
+
+def with_section(markdown: str, section: str) -> str:
+    """`markdown` with its scaling section (from SCALING_TITLE to the end) replaced by `section` ('' drops it)."""
+    head = markdown.split(SCALING_TITLE)[0].rstrip("\n")
+    return head + "\n\n" + section if section else head + "\n"
+
+
+def scaling_section(markdown: str) -> str:
+    """The scaling section of a benchmark.md ('' if none), so a rerun of the other rows keeps it."""
+    return SCALING_TITLE + markdown.split(SCALING_TITLE, 1)[1] if SCALING_TITLE in markdown else ""
