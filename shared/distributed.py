@@ -1,5 +1,7 @@
 """Data-parallel training with PyTorch's own engine (torchrun + DistributedDataParallel), a no-op when run alone.
 
+    from shared import distributed
+    seed_everything(args.seed)                  # the same seed on every rank: identical initial weights
     dist = distributed.setup(args.device, batch_size=args.batch_size)  # reads torchrun's RANK, WORLD_SIZE, LOCAL_RANK
     device = dist.device                        # cuda:<LOCAL_RANK> under torchrun on GPUs, else the --device
     with dist.main_first():                     # rank 0 fills the data/tokenizer caches, then the others read them
@@ -8,7 +10,8 @@
     ddp_model = dist.wrap(model)                # forward/backward through ddp_model; save, EMA and eval use model
     idx = dist.shard(global_batch_indices)      # this rank's rows of the global batch
     with dist.no_sync(ddp_model, sync=last_micro_batch):   # gradient accumulation: all-reduce once per step
-        ddp_model(x).loss.backward()
+        loss = loss_fn(ddp_model, x) * dist.shard_weight(counted)  # only when rows count unequally (padding)
+        loss.backward()
     loss = dist.all_reduce_mean(running_loss)   # the logged number is the global batch's
     if dist.is_main:
         save_checkpoint(...)                    # of the unwrapped model: it loads with any world size
@@ -20,7 +23,10 @@ rank takes its contiguous slice: DistributedSampler's job for in-memory tensors)
 RNGs with the same --seed, so models start identical and any per-example randomness drawn for the global
 batch and then sliced (diffusion noise and timesteps) equals the single-process run's. One process with
 batch B and W processes with B / W rows each therefore take the same optimizer steps, up to float
-summation order. Plain `python train.py` (no torchrun environment) never touches torch.distributed.
+summation order. One exception: dropout masks come from each rank's own (identically seeded) RNG, so with
+dropout > 0 the ranks apply the same masks to different rows: still dropout, but not the single-process run
+(both folders default to dropout 0). Plain `python train.py` (no torchrun environment) never touches
+torch.distributed.
 """
 import contextlib
 import os
