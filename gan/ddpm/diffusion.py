@@ -83,7 +83,7 @@ class Diffusion:
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             log_probs = F.log_softmax(classifier(x, t).float(), dim=-1)
-            selected = log_probs[torch.arange(len(y)), y].sum()
+            selected = log_probs[torch.arange(len(y), device=y.device), y].sum()
             return torch.autograd.grad(selected, x)[0]
 
     # ------------------------------------------------------------------ samplers
