@@ -26,7 +26,7 @@ def make_betas(schedule: str, T: int) -> torch.Tensor:
 
 
 def noise_like(x: torch.Tensor, generator=None) -> torch.Tensor:
-    """Noise shaped like x, drawn on the generator's device and moved to x's (a CPU seed gives the same samples on a GPU)."""
+    """Noise shaped like x, drawn on the generator's device and moved to x's (a CPU seed: the same noise on a GPU)."""
     device = generator.device if generator is not None else x.device
     return torch.randn(x.shape, generator=generator, device=device).to(x.device)
 

@@ -62,7 +62,7 @@ def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condit
              classifier=None, guidance=0.0, batch_size=250, seed=0, trajectory_every=0, progress=True,
              precision="bf16"):
     """Sample len(labels) images (labels[i] = -1: unconditional) on the model's device. Returns (float images in
-    [-1, 1], trajectory), on the CPU. The noise comes from a CPU generator, so a seed gives the same images anywhere."""
+    [-1, 1], trajectory), on the CPU. The noise comes from a CPU generator: a seed gives the same noise on any device."""
     labels = torch.as_tensor(labels, dtype=torch.long)
     device = next(model.parameters()).device
     if guidance > 0 and classifier is None:
