@@ -108,19 +108,24 @@ def _plain(value):
 class Run:
     """A run folder: config.json (resolved config), metrics.jsonl (one JSON object per log call)."""
 
-    def __init__(self, out, config: dict):
+    def __init__(self, out, config: dict, write: bool = True):
         self.dir = Path(out)
+        self.write = write  # False on data-parallel ranks other than 0: one writer per run folder
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            if write:
+                self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise PlaygroundError(f"cannot create run folder {self.dir} ({e.strerror}); pass a writable --out") from None
         self.config = {k: _plain(v) for k, v in config.items()}
-        (self.dir / "config.json").write_text(json.dumps(self.config, indent=1) + "\n")
+        if write:
+            (self.dir / "config.json").write_text(json.dumps(self.config, indent=1) + "\n")
         self.metrics_path = self.dir / "metrics.jsonl"
         self.checkpoint_path = self.dir / "checkpoint.pt"
         self._t0 = time.time()
 
     def log(self, step: int, **metrics) -> None:
+        if not self.write:
+            return
         row = {"step": int(step), "time": round(time.time() - self._t0, 3)}
         row.update({k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (int, str)) else v)
                     for k, v in metrics.items()})
@@ -129,7 +134,7 @@ class Run:
 
     def truncate_metrics(self, step: int) -> None:
         """On resume, drop rows logged after the checkpoint's step (they will be logged again)."""
-        if not self.metrics_path.exists():
+        if not self.write or not self.metrics_path.exists():
             return
         kept = [line for line in self.metrics_path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= step]

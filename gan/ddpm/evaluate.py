@@ -32,7 +32,7 @@ from tqdm import tqdm
 
 from model import MNISTClassifier
 from shared.checkpoint import atomic_torch_save, file_digest
-from shared.cli import PRECISIONS, experiment_parser, main_guard, positive_int
+from shared.cli import PRECISIONS, experiment_parser, main_guard, positive_int, resolve_device
 from shared.data import mnist
 from shared.errors import PlaygroundError
 from shared.plotting import save_csv, save_json
@@ -47,7 +47,7 @@ def to_input(images_uint8) -> torch.Tensor:
     return x[:, None] if x.dim() == 3 else x
 
 
-def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
+def train_judge(data_dir=None, epochs=4, quick=False, seed=0, device="cpu"):
     """The MNIST classifier used as the judge: (model, test accuracy)."""
     seed_everything(seed)
     x, y = mnist(True, data_dir)
@@ -55,7 +55,7 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
     if quick:
         x, y, epochs = x[:2000], y[:2000], 1
     x, xt = to_input(x), to_input(xt)
-    clf = MNISTClassifier()
+    clf = MNISTClassifier().to(device)
     opt = torch.optim.Adam(clf.parameters(), 1e-3)
     steps = epochs * (len(x) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
@@ -67,8 +67,8 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
         idx = perm[(step % (len(x) // 128)) * 128:][:128]
         xb = x[idx]
         shift = torch.randint(-2, 3, (2,), generator=gen).tolist()  # small translations: a sturdier judge
-        xb = torch.roll(xb, shifts=shift, dims=(2, 3))
-        loss = F.cross_entropy(clf(xb), y[idx])
+        xb = torch.roll(xb, shifts=shift, dims=(2, 3)).to(device)
+        loss = F.cross_entropy(clf(xb), y[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -78,14 +78,14 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
     return clf, acc
 
 
-def load_or_train_judge(path, data_dir=None, quick=False, seed=0):
+def load_or_train_judge(path, data_dir=None, quick=False, seed=0, device="cpu"):
     path = Path(path)
     if path.exists():
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        clf = MNISTClassifier()
+        state = torch.load(path, map_location=device, weights_only=True)
+        clf = MNISTClassifier().to(device)
         clf.load_state_dict(state["model"])
         return clf.eval(), state["test_accuracy"]
-    clf, acc = train_judge(data_dir, quick=quick, seed=seed)
+    clf, acc = train_judge(data_dir, quick=quick, seed=seed, device=device)
     atomic_torch_save({"model": clf.state_dict(), "test_accuracy": acc}, path)
     return clf, acc
 
@@ -93,10 +93,11 @@ def load_or_train_judge(path, data_dir=None, quick=False, seed=0):
 @torch.no_grad()
 def predict(clf, x):
     probs, feats = [], []
+    device = next(clf.parameters()).device
     for xb in x.split(1000):
-        logits, f = clf(xb, return_features=True)
-        probs.append(logits.softmax(1))
-        feats.append(f)
+        logits, f = clf(xb.to(device), return_features=True)
+        probs.append(logits.softmax(1).cpu())
+        feats.append(f.cpu())
     return torch.cat(probs), torch.cat(feats).double().numpy()
 
 
@@ -188,10 +189,10 @@ def run_suite(args, ref):
     from diffusion import load_trained
     from sample import check_match, compile_unet, generate, load_classifier, requested_labels
 
-    model, diffusion, config = load_trained(args.checkpoint)
+    model, diffusion, config = load_trained(args.checkpoint, map_location=args.device)
     if args.compile:
         model = compile_unet(model)
-    guide = load_classifier(args.guidance_classifier) if args.guidance_classifier else None
+    guide = load_classifier(args.guidance_classifier, args.device) if args.guidance_classifier else None
     check_match(guide, config)
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
@@ -302,6 +303,7 @@ def main(argv=None):
     p.add_argument("--threads", type=positive_int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    args.device = resolve_device(args.device)
     if not args.samples and not args.suite:
         raise PlaygroundError("nothing to evaluate: pass --samples FILE.npz ... or --suite --checkpoint CKPT")
     if args.suite and args.checkpoint is None:
@@ -312,7 +314,7 @@ def main(argv=None):
     args.cond_guidance_scales = float_list(args.cond_guidance_scales)
     args.work_dir = args.work_dir or args.out
     args.out.mkdir(parents=True, exist_ok=True)
-    judge, acc = load_or_train_judge(args.judge or args.out / "judge.pt", args.data_dir, args.quick, args.seed)
+    judge, acc = load_or_train_judge(args.judge or args.out / "judge.pt", args.data_dir, args.quick, args.seed, args.device)
     print(f"judge classifier: {acc:.4f} MNIST test accuracy")
     if acc < 0.99 and not args.quick:
         print("warning: the judge is below the 99% test accuracy the metrics assume")

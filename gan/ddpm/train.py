@@ -20,7 +20,8 @@ from tqdm import tqdm
 from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import UNet, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared import distributed
+from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid
 from shared.seeding import seed_everything
@@ -118,9 +119,11 @@ def sample_grid(ema, diffusion, cfg, steps, path, device, precision):
 def main(argv=None):
     args = get_args(argv)
     torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    device = resolve_device(args.device)
-    x_train, y_train = load_dataset(args.dataset, train=True, data_dir=args.data_dir)
+    seed_everything(args.seed)  # the same seed on every rank: identical initial weights and diffusion draws
+    dist = distributed.setup(args.device, batch_size=args.batch_size)
+    device = dist.device
+    with dist.main_first():  # rank 0 decodes the dataset into the cache, the others read it
+        x_train, y_train = load_dataset(args.dataset, train=True, data_dir=args.data_dir)
     if args.quick:
         x_train, y_train = x_train[:512], y_train[:512]
     if len(x_train) < args.batch_size:
@@ -138,7 +141,7 @@ def main(argv=None):
 
     config = {**vars(args), "model": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
               "params": sum(p.numel() for p in model.parameters())}
-    run = Run(args.out, config=config)
+    run = Run(args.out, config=config, write=dist.is_main)
     config = run.config  # plain JSON types, as the checkpoint must hold
     step, elapsed, running = 0, 0.0, 0.0  # running: loss summed since the last log row
     if args.resume and run.checkpoint_path.exists():
@@ -152,29 +155,32 @@ def main(argv=None):
         step, elapsed, running = state["step"], state["extra"]["elapsed"], state["extra"]["running"]
         run.truncate_metrics(step)
         print(f"resumed from {run.checkpoint_path} at step {step}")
+    ddp_model = dist.wrap(model)  # trains; `model` (the same parameters, unwrapped) is saved and feeds the EMA
     print(f"UNet {config['params'] / 1e6:.2f}M params, {len(x_train)} {args.dataset} images, {args.steps} steps")
 
     def checkpoint():
-        save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
-                        config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed, "running": running})
+        running_all = dist.all_reduce_mean(running)  # a resumed rank continues the global batch's partial sum
+        if dist.is_main:
+            save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
+                            config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed, "running": running_all})
 
     model.train()
     y_all = None if args.unconditional else y_train
     t0 = time.time()
-    bar = tqdm(total=args.steps, initial=step, desc="train", disable=None, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=step, desc="train", disable=None if dist.is_main else True, dynamic_ncols=True)
     stop_at = args.steps if args.stop_after is None else min(args.steps, step + args.stop_after)
     while step < stop_at:
-        idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
+        idx = dist.shard(batch_indices(step, len(x_train), args.batch_size, args.seed))
         x0 = x_train[idx].to(device)
         y = y_all[idx].to(device) if y_all is not None else None
         with autocast(device, args.precision):
-            loss = diffusion.loss(model, x0, y, args.label_drop)
+            loss = diffusion.loss(ddp_model, x0, y, args.label_drop, dist)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
         scheduler.step()
-        with torch.no_grad():
+        with torch.no_grad():  # DDP keeps `model` identical on every rank, so is every rank's EMA
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - args.ema_decay)
         step += 1
@@ -184,17 +190,19 @@ def main(argv=None):
             now = time.time()
             elapsed += now - t0
             rate = args.log_every * args.batch_size / (now - t0)
+            running = dist.all_reduce_mean(running)  # the global batch's loss
             run.log(step, loss=running / args.log_every, lr=scheduler.get_last_lr()[0], imgs_per_s=rate,
                     elapsed_s=elapsed)
             bar.set_postfix(loss=f"{running / args.log_every:.4f}", img_s=f"{rate:.0f}")
             running, t0 = 0.0, now
-        if step % args.sample_every == 0 or step == args.steps:
+        if (step % args.sample_every == 0 or step == args.steps) and dist.is_main:
             sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device,
                         args.precision)
             t0 = time.time()  # sampling time is not training time
         if step % args.checkpoint_every == 0 or step == stop_at:
             checkpoint()
     bar.close()
+    dist.close()
     print(f"done: {step} steps, {elapsed / 60:.1f} min of training, checkpoint {run.checkpoint_path}")
 
 
