@@ -16,23 +16,7 @@ from gymnasium import spaces
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rl-book/, for common/
 from common.tabular import TabularEnv  # noqa: E402
-
-
-class RandomWalk19(TabularEnv):
-    n_inner = 19
-
-    def __init__(self):
-        n = self.n_inner + 2
-        P, R = np.zeros((n, 1, n)), np.zeros((n, 1, n))
-        for s in range(1, n - 1):
-            P[s, 0, [s - 1, s + 1]] = 0.5
-        R[1, 0, 0], R[n - 2, 0, n - 1] = -1.0, 1.0
-        terminal = np.zeros(n, bool)
-        terminal[[0, n - 1]] = True
-        start = np.zeros(n)
-        start[n // 2] = 1.0
-        super().__init__(P, R, start, terminal)
-        self.true_values = np.where(terminal, 0.0, np.arange(n) / (n // 2) - 1.0)
+from common.random_walks import RandomWalk19  # noqa: E402,F401  (shared with chapter 7)
 
 
 # ----------------------------------------------------------------------------- puddle world (Sutton 1996)

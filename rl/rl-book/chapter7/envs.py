@@ -11,25 +11,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rl-book/, for common/
 from common.tabular import MOVES, TabularEnv, clip_move, grid_model  # noqa: E402
-
-
-class RandomWalk19(TabularEnv):
-    """States 0 (left end), 1..19, 20 (right end). One action: the walk is a Markov reward process."""
-    n_inner = 19
-
-    def __init__(self):
-        n = self.n_inner + 2
-        P, R = np.zeros((n, 1, n)), np.zeros((n, 1, n))
-        for s in range(1, n - 1):
-            P[s, 0, [s - 1, s + 1]] = 0.5
-        R[1, 0, 0], R[n - 2, 0, n - 1] = -1.0, 1.0
-        terminal = np.zeros(n, bool)
-        terminal[[0, n - 1]] = True
-        start = np.zeros(n)
-        start[n // 2] = 1.0
-        super().__init__(P, R, start, terminal)
-        # gamma = 1: v(s) = P(right exit) - P(left exit) = 2 s / (n - 1) - 1, i.e. -0.9, -0.8, ..., 0.9
-        self.true_values = np.where(self.terminal, 0.0, 2.0 * np.arange(n) / (n - 1) - 1.0)
+from common.random_walks import RandomWalk19  # noqa: E402,F401  (shared with chapter 12)
 
 
 class OpenGrid(TabularEnv):

@@ -71,7 +71,7 @@ def has_model(env):
 def test_discovery_finds_the_chapters_environments():
     names = {name for name, _ in ENVIRONMENTS}
     for expected in ("chapter3.GridWorld35", "chapter4.JacksCarRental", "chapter6.MaximizationBias",
-                     "chapter6.make_cliff_walking()", "chapter7.RandomWalk19", "chapter11.BairdCounterexample",
+                     "chapter6.make_cliff_walking()", "common.RandomWalk19", "chapter11.BairdCounterexample",
                      "chapter13.ShortCorridor"):
         assert expected in names
 
