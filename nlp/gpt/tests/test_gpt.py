@@ -297,8 +297,9 @@ def test_last_pooling_reads_the_end_token_of_a_tweet_longer_than_the_context(tok
     model = tiny(vocab_size=tok.vocab_size).eval()  # block_size 16
     long = "I love this so much " * 10
     full = tok.encode(long)
-    ids = embed_mod.encode_tweets(tok, [long, "I love"], 16)
+    ids = embed_mod.encode_tweets(tok, [long, "I love"], 16, keep_end=True)
     assert len(full) > 16 and ids[0] == full[:15] + [tok.eos_id] and ids[1] == tok.encode("I love")
+    assert embed_mod.encode_tweets(tok, [long], 16)[0] == full[:16]  # mean/wide pooling: the first 16 tokens, as before
     last = embed_mod.embed_texts(model, tok, [long], "last")[0]
     with torch.no_grad():
         at_eos = model.hidden_states(torch.tensor([full[:15] + [tok.eos_id]]))[0, -1]
