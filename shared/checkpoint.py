@@ -113,3 +113,14 @@ def load_checkpoint(path, *, model, optimizer=None, scheduler=None, map_location
     if restore_rng:
         set_rng_state(state["rng"])
     return state
+
+
+def file_digest(path) -> str:
+    """First 16 hex digits of the file's SHA-1: a cache key that changes whenever the checkpoint's bytes do."""
+    if not Path(path).is_file():
+        raise PlaygroundError(f"checkpoint {path} does not exist; pass the checkpoint.pt written by train.py")
+    h = hashlib.sha1()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()[:16]

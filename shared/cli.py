@@ -265,10 +265,13 @@ class Run:
 
     `config` is the run's config, usually vars(args); its 'resume' and 'overwrite' entries say what to do with
     a folder that already holds a run. `may_differ` names more config keys that --resume may change.
+    write=False (data-parallel ranks other than 0): the run folder has one writer, rank 0, which also holds the
+    lock and makes every check; this rank only knows the paths.
     """
 
-    def __init__(self, out, config: dict, may_differ=()):
+    def __init__(self, out, config: dict, may_differ=(), write: bool = True):
         global _active_run
+        self.write = write
         self.config = {k: _plain(v) for k, v in config.items()}
         resume, overwrite = bool(self.config.get("resume")), bool(self.config.get("overwrite"))
         if resume and overwrite:
@@ -277,6 +280,10 @@ class Run:
         self.config_path = self.dir / "config.json"
         self.metrics_path = self.dir / "metrics.jsonl"
         self.checkpoint_path = self.dir / "checkpoint.pt"
+        self._t0 = time.time()
+        self._wrote_config = False
+        if not write:
+            return
         self._made_dir = not self.dir.exists()
         self._lock = _lock_folder(self.dir)
 
@@ -331,6 +338,8 @@ class Run:
             os.close(fd)
 
     def log(self, step: int, **metrics) -> None:
+        if not self.write:
+            return
         row = {"step": int(step), "time": round(time.time() - self._t0, 3)}
         row.update({k: (float(v) if hasattr(v, "__float__") and not isinstance(v, (int, str)) else v)
                     for k, v in metrics.items()})
@@ -351,7 +360,7 @@ class Run:
 
     def truncate_metrics(self, step: int) -> None:
         """On resume, drop rows logged after the checkpoint's step (they will be logged again)."""
-        if not self.metrics_path.exists():
+        if not self.write or not self.metrics_path.exists():
             return
         kept = [line for line in self.metrics_path.read_text().splitlines()
                 if line.strip() and json.loads(line).get("step", 0) <= step]

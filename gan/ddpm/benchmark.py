@@ -1,23 +1,28 @@
 """Speed of the default MNIST config on this machine: training throughput and the two samplers.
 
     python gan/ddpm/benchmark.py                 # ~4 minutes on 2 cores; writes benchmark.md / benchmark.json
+    python gan/ddpm/benchmark.py --scaling       # 1 vs 2 torchrun processes, one thread each (~2 min)
 
 Timings do not depend on the weights, so it builds the default UNet (train.py's defaults) freshly
 unless --checkpoint is given. DDPM (all T = 1000 steps) and DDIM-50 run on the same --n-ddpm images
 for the speed-up; the 10,000-image DDIM-50 time is extrapolated from --n-ddim images in batches of
 250 (the per-image cost is the same at any n that fills whole batches).
 """
+import os
+import platform
+import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from diffusion import Diffusion
-from model import UNet, UNetConfig
+from model import UNet
 from sample import cpp_compiler, generate
-from shared.cli import autocast, experiment_parser, main_guard, positive_int
+from shared.cli import autocast, experiment_parser, main_guard, positive_int, resolve_device
+from shared.distributed import measure_scaling, scaling_markdown, scaling_section, with_section
 from shared.plotting import save_json
-from train import get_args, int_list
+from train import get_args, unet_config
 
 HERE = Path(__file__).resolve().parent
 
@@ -29,33 +34,42 @@ def main(argv=None):
     p.add_argument("--n-ddim", type=positive_int, default=250, help="DDIM-50 images for the 10,000-image estimate")
     p.add_argument("--n-ddpm", type=positive_int, default=20, help="images for the DDPM vs DDIM speed-up")
     p.add_argument("--output", type=Path, default=HERE / "benchmark.md")
+    p.add_argument("--scaling", action="store_true",
+                   help="only time train.py (default MNIST config) under torchrun with 1 and 2 processes of one "
+                        "thread each, and rewrite that section of --output (+ benchmark_scaling.json)")
+    p.add_argument("--scaling-steps", type=positive_int, default=40, help="optimizer steps per --scaling run")
     args = p.parse_args(argv)
+    if args.scaling:
+        return scaling(args)
     torch.set_num_threads(2)
     torch.manual_seed(args.seed)
+    device = resolve_device(args.device)
     d = get_args([])  # train.py's defaults
-    cfg = UNetConfig(base_channels=d.base_channels, channel_mult=int_list(d.channel_mult),
-                     attention_levels=int_list(d.attention_levels), num_classes=10)
+    cfg = unet_config(d)  # the MNIST UNet exactly as train.py builds it (dropout included)
     if args.checkpoint:
         from diffusion import load_trained
-        model, diffusion, _ = load_trained(args.checkpoint)
+        model, diffusion, _ = load_trained(args.checkpoint, map_location=device)
     else:
-        model, diffusion = UNet(cfg), Diffusion(d.schedule, d.T)
+        model, diffusion = UNet(cfg).to(device), Diffusion(d.schedule, d.T)
     rows = []
 
     # training: optimizer steps at the default batch size, in the default precision and in fp32 for comparison
-    x = torch.randn(d.batch_size, 1, 28, 28)
-    y = torch.randint(0, 10, (d.batch_size,))
+    x = torch.randn(d.batch_size, 1, 28, 28, device=device)
+    y = torch.randint(0, 10, (d.batch_size,), device=device)
     model.train()
+    sync = torch.cuda.synchronize if device.type == "cuda" else lambda: None  # GPU kernels run asynchronously
     for precision in (d.precision, *({"fp32", "bf16"} - {d.precision})):
         opt = torch.optim.Adam(model.parameters(), 1e-5)
         for i in range(args.train_steps + 3):
             if i == 3:
+                sync()
                 t0 = time.time()
-            with autocast("cpu", precision):
+            with autocast(device, precision):
                 loss = diffusion.loss(model, x, y, d.label_drop)
             opt.zero_grad()
             loss.backward()
             opt.step()
+        sync()
         sec = (time.time() - t0) / args.train_steps
         rows.append({"what": f"train step (batch {d.batch_size}, {precision})", "seconds": sec,
                      "images_per_s": d.batch_size / sec, "note": f"{d.steps} steps -> {d.steps * sec / 60:.1f} min"
@@ -105,10 +119,24 @@ def main(argv=None):
         lines.append(f"| {r['what']} | {sec} | {ips} | {r['note']} |")
     table = "\n".join(lines)
     print(table)
+    kept = scaling_section(args.output.read_text()) if args.output.exists() else ""  # written by --scaling
     args.output.write_text(f"Measured with `python gan/ddpm/benchmark.py` ({torch.get_num_threads()} torch threads, "
                            f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}M-parameter UNet).\n\n"
-                           + table + "\n")
+                           + table + "\n" + ("\n" + kept if kept else ""))
     save_json(rows, args.output.with_suffix(".json"))
+
+
+def scaling(args):
+    """Images/s of the real training loop (the default UNet and batch of 64) for 1 vs 2 processes."""
+    flags = ["--dataset", "mnist", "--steps", 1000, "--stop-after", args.scaling_steps, "--log-every", 5,
+             "--sample-every", 100000, "--checkpoint-every", 100000]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = measure_scaling(HERE / "train.py", flags, "imgs_per_s", tmp)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    section = scaling_markdown(rows, "imgs_per_s", "training images/s (global batch)", machine)
+    print(section)
+    args.output.write_text(with_section(args.output.read_text() if args.output.exists() else "", section))
+    save_json(rows, args.output.with_name("benchmark_scaling.json"))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from shared.distributed import unwrap
+
 SCHEDULES = ("linear", "cosine")
 
 
@@ -21,6 +23,12 @@ def make_betas(schedule: str, T: int) -> torch.Tensor:
         f = lambda u: math.cos((u + s) / (1 + s) * math.pi / 2) ** 2  # noqa: E731
         return torch.tensor([min(1 - f((i + 1) / T) / f(i / T), 0.999) for i in range(T)], dtype=torch.float64)
     raise ValueError(f"unknown schedule '{schedule}'; choose one of {SCHEDULES}")
+
+
+def noise_like(x: torch.Tensor, generator=None) -> torch.Tensor:
+    """Noise shaped like x, drawn on the generator's device and moved to x's (a CPU seed: the same noise on a GPU)."""
+    device = generator.device if generator is not None else x.device
+    return torch.randn(x.shape, generator=generator, device=device).to(x.device)
 
 
 def _gather(a: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
@@ -44,13 +52,19 @@ class Diffusion:
         """x_t = sqrt(alpha_bar_t) x_0 + sqrt(1 - alpha_bar_t) eps, the closed form of t forward steps."""
         return _gather(self.alpha_bar.sqrt(), t, x0) * x0 + _gather((1 - self.alpha_bar).sqrt(), t, x0) * noise
 
-    def loss(self, model, x0, y=None, label_drop: float = 0.0):
-        """L_simple: || eps - eps_theta(x_t, t) ||^2 at a uniformly random t."""
-        t = torch.randint(0, self.T, (x0.shape[0],), device=x0.device)
-        noise = torch.randn_like(x0)
+    def loss(self, model, x0, y=None, label_drop: float = 0.0, dist=None):
+        """L_simple: || eps - eps_theta(x_t, t) ||^2 at a uniformly random t.
+
+        dist (shared.distributed): x0 and y are this rank's rows of a global batch. t, noise and label drops are
+        drawn for the whole global batch (the same draws on every rank: their RNGs share the seed) and sliced, so
+        W ranks train on exactly the noised images one process would, and the RNG streams stay in step."""
+        shard = dist.shard if dist is not None else (lambda v: v)
+        n = x0.shape[0] * (dist.world_size if dist is not None else 1)
+        t = shard(torch.randint(0, self.T, (n,), device=x0.device))
+        noise = shard(torch.randn((n, *x0.shape[1:]), dtype=x0.dtype, device=x0.device))
         if y is not None and label_drop > 0:  # classifier-free guidance: sometimes train the unconditional model
-            drop = torch.rand(y.shape, device=y.device) < label_drop
-            y = torch.where(drop, torch.full_like(y, model.cfg.num_classes), y)
+            drop = shard(torch.rand((n,), device=y.device) < label_drop)
+            y = torch.where(drop, torch.full_like(y, unwrap(model).cfg.num_classes), y)
         return F.mse_loss(model(self.q_sample(x0, t, noise), t, y).float(), noise)
 
     # ------------------------------------------------------------------ guidance
@@ -69,8 +83,18 @@ class Diffusion:
         with torch.enable_grad():
             x = x.detach().requires_grad_(True)
             log_probs = F.log_softmax(classifier(x, t).float(), dim=-1)
-            selected = log_probs[torch.arange(len(y)), y].sum()
+            selected = log_probs[torch.arange(len(y), device=y.device), y].sum()
             return torch.autograd.grad(selected, x)[0]
+
+    @staticmethod
+    def guided_mean(mean, var, grad, scale):
+        """The paper's Algorithm 1 (classifier-guided ancestral step): mu + s * Sigma * grad log p(y | x_t)."""
+        return mean + scale * var * grad
+
+    @staticmethod
+    def guided_eps(eps, alpha_bar, grad, scale):
+        """The paper's Algorithm 2 (classifier-guided DDIM): eps_hat = eps - s * sqrt(1 - alpha_bar) * grad log p(y | x_t)."""
+        return eps - scale * (1 - alpha_bar).sqrt() * grad
 
     # ------------------------------------------------------------------ samplers
     def _x0_from_eps(self, x, t, eps):
@@ -95,9 +119,9 @@ class Diffusion:
             # posterior variance at t = 0 is 0; use beta_1 there (only the guidance shift sees it, no noise is added)
             var = _gather(self.posterior_var if i > 0 else self.betas, t, x)
             if classifier is not None and guidance > 0:
-                mean = mean + guidance * var * self.classifier_grad(classifier, x, t, cond_y)
+                mean = self.guided_mean(mean, var, self.classifier_grad(classifier, x, t, cond_y), guidance)
             if i > 0:
-                x = mean + var.sqrt() * torch.randn(x.shape, generator=generator, device=x.device)
+                x = mean + var.sqrt() * noise_like(x, generator)
             else:
                 x = mean
             if trajectory_every and (i % trajectory_every == 0):
@@ -127,13 +151,13 @@ class Diffusion:
             ab_prev = _gather(self.alpha_bar, torch.full_like(t, seq[k + 1]), x) if k + 1 < len(seq) else torch.ones_like(ab)
             eps = self.eps(model, x, t, y, cfg_scale)
             if classifier is not None and guidance > 0:
-                eps = eps - guidance * (1 - ab).sqrt() * self.classifier_grad(classifier, x, t, cond_y)
+                eps = self.guided_eps(eps, ab, self.classifier_grad(classifier, x, t, cond_y), guidance)
             x0 = self._x0_from_eps(x, t, eps)
             eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()  # consistent with the clipped x0
             sigma = eta * ((1 - ab_prev) / (1 - ab) * (1 - ab / ab_prev)).sqrt()
             x = ab_prev.sqrt() * x0 + (1 - ab_prev - sigma ** 2).clamp(min=0).sqrt() * eps
             if eta > 0 and k + 1 < len(seq):
-                x = x + sigma * torch.randn(x.shape, generator=generator, device=x.device)
+                x = x + sigma * noise_like(x, generator)
             if trajectory_every and (k % trajectory_every == 0 or k + 1 == len(seq)):
                 traj.append(x.clone())
             if progress is not None:
@@ -164,7 +188,7 @@ def to_uint8(x: torch.Tensor) -> torch.Tensor:
 
 
 def load_trained(path, ema: bool = True, map_location="cpu"):
-    """(UNet, Diffusion, config) from a train.py checkpoint; the EMA weights unless ema=False."""
+    """(UNet, Diffusion, config) from a train.py checkpoint, on map_location; the EMA weights unless ema=False."""
     from model import UNet, UNetConfig
     from shared.checkpoint import read_checkpoint
     from shared.errors import PlaygroundError
@@ -175,5 +199,5 @@ def load_trained(path, ema: bool = True, map_location="cpu"):
         raise PlaygroundError(f"{path} is not a gan/ddpm/train.py checkpoint; pass the checkpoint.pt of a ddpm run")
     model = UNet(UNetConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in config["model"].items()}))
     model.load_state_dict(state["extra"]["ema"] if ema else state["model"])
-    model.eval()
+    model.to(map_location).eval()
     return model, Diffusion(config["schedule"], config["T"]), config

@@ -20,6 +20,7 @@ Metrics, per set of samples:
   image; the test images' own value is the reference (much smaller would mean memorisation).
 """
 import argparse
+import hashlib
 import json
 import time
 from pathlib import Path
@@ -31,8 +32,8 @@ from scipy import linalg
 from tqdm import tqdm
 
 from model import MNISTClassifier
-from shared.checkpoint import read_checkpoint, save_state
-from shared.cli import PRECISIONS, experiment_parser, main_guard, non_negative_float, positive_int
+from shared.checkpoint import file_digest, read_checkpoint, save_state
+from shared.cli import PRECISIONS, experiment_parser, main_guard, non_negative_float, positive_int, resolve_device
 from shared.data import mnist
 from shared.errors import PlaygroundError, reason
 from shared.plotting import save_csv, save_json
@@ -47,7 +48,7 @@ def to_input(images_uint8) -> torch.Tensor:
     return x[:, None] if x.dim() == 3 else x
 
 
-def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
+def train_judge(data_dir=None, epochs=4, quick=False, seed=0, device="cpu"):
     """The MNIST classifier used as the judge: (model, test accuracy)."""
     seed_everything(seed)
     x, y = mnist(True, data_dir)
@@ -55,7 +56,7 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
     if quick:
         x, y, epochs = x[:2000], y[:2000], 1
     x, xt = to_input(x), to_input(xt)
-    clf = MNISTClassifier()
+    clf = MNISTClassifier().to(device)
     opt = torch.optim.Adam(clf.parameters(), 1e-3)
     steps = epochs * (len(x) // 128)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, 3e-3, total_steps=steps)
@@ -67,8 +68,8 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
         idx = perm[(step % (len(x) // 128)) * 128:][:128]
         xb = x[idx]
         shift = torch.randint(-2, 3, (2,), generator=gen).tolist()  # small translations: a sturdier judge
-        xb = torch.roll(xb, shifts=shift, dims=(2, 3))
-        loss = F.cross_entropy(clf(xb), y[idx])
+        xb = torch.roll(xb, shifts=shift, dims=(2, 3)).to(device)
+        loss = F.cross_entropy(clf(xb), y[idx].to(device))
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -78,18 +79,18 @@ def train_judge(data_dir=None, epochs=4, quick=False, seed=0):
     return clf, acc
 
 
-def load_or_train_judge(path, data_dir=None, quick=False, seed=0):
+def load_or_train_judge(path, data_dir=None, quick=False, seed=0, device="cpu"):
     path = Path(path)
     if path.exists():
-        state = read_checkpoint(path)
-        clf = MNISTClassifier()
+        state = read_checkpoint(path, map_location=device)
+        clf = MNISTClassifier().to(device)
         try:
             clf.load_state_dict(state["model"])
             return clf.eval(), float(state["test_accuracy"])
         except (KeyError, RuntimeError, TypeError, ValueError) as e:
             raise PlaygroundError(f"{path} is not a judge written by evaluate.py ({reason(e)}); delete it and "
                                   "evaluate.py trains a new one") from None
-    clf, acc = train_judge(data_dir, quick=quick, seed=seed)
+    clf, acc = train_judge(data_dir, quick=quick, seed=seed, device=device)
     save_state({"model": clf.state_dict(), "test_accuracy": acc}, path)
     return clf, acc
 
@@ -97,10 +98,11 @@ def load_or_train_judge(path, data_dir=None, quick=False, seed=0):
 @torch.no_grad()
 def predict(clf, x):
     probs, feats = [], []
+    device = next(clf.parameters()).device
     for xb in x.split(1000):
-        logits, f = clf(xb, return_features=True)
-        probs.append(logits.softmax(1))
-        feats.append(f)
+        logits, f = clf(xb.to(device), return_features=True)
+        probs.append(logits.softmax(1).cpu())
+        feats.append(f.cpu())
     return torch.cat(probs), torch.cat(feats).double().numpy()
 
 
@@ -179,21 +181,36 @@ class Reference:
 
 
 # ---------------------------------------------------------------------- the suite
+def sample_cache_path(work, name, checkpoint_digest, **options) -> Path:
+    """work/<name>-<key>.npz, the key hashing the checkpoint's bytes and every option the samples depend on,
+    so a new checkpoint, classifier or sampler setting never reuses old samples."""
+    key = json.dumps({"checkpoint": checkpoint_digest, **options}, sort_keys=True)
+    return Path(work) / f"{name}-{hashlib.sha1(key.encode()).hexdigest()[:12]}.npz"
+
+
 def run_suite(args, ref):
-    """Every sample set of the README's tables; sample files are cached in --work-dir so a rerun resumes."""
+    """Every sample set of the README's tables; sample files are cached in --work-dir (see sample_cache_path)
+    so a rerun resumes."""
     from diffusion import load_trained
     from sample import check_match, compile_unet, generate, load_classifier, requested_labels
 
-    model, diffusion, config = load_trained(args.checkpoint)
+    model, diffusion, config = load_trained(args.checkpoint, map_location=args.device)
     if args.compile:
         model = compile_unet(model)
-    guide = load_classifier(args.guidance_classifier) if args.guidance_classifier else None
+    guide = load_classifier(args.guidance_classifier, args.device) if args.guidance_classifier else None
     check_match(guide, config)
     work = Path(args.work_dir)
     work.mkdir(parents=True, exist_ok=True)
 
+    digest = file_digest(args.checkpoint)
+    guide_digest = file_digest(args.guidance_classifier) if guide else None
+
     def samples(name, n, per_class=False, **kw):
-        path = work / f"{name}.npz"
+        # per-class labels depend on n (n // 10 per digit), so only unconditional sets reuse a longer file's head
+        options = {k: v for k, v in kw.items() if k != "classifier"}
+        path = sample_cache_path(work, name, digest, **options, classifier=guide_digest if "classifier" in kw else None,
+                                 per_class_n=n if per_class else None, seed=args.seed, batch_size=args.batch_size,
+                                 precision=args.precision)
         if path.exists() and np.load(path)["images"].shape[0] >= n:
             d = np.load(path)
             return d["images"][:n], d["labels"][:n], float(d["seconds"]) * n / d["images"].shape[0]
@@ -295,6 +312,7 @@ def main(argv=None):
     p.add_argument("--threads", type=positive_int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    args.device = resolve_device(args.device)
     if not args.samples and not args.suite:
         raise PlaygroundError("nothing to evaluate: pass --samples FILE.npz ... or --suite --checkpoint CKPT")
     if args.suite and args.checkpoint is None:
@@ -308,7 +326,7 @@ def main(argv=None):
     args.cond_guidance_scales = float_list(args.cond_guidance_scales, "--cond-guidance-scales")
     args.work_dir = args.work_dir or args.out
     args.out.mkdir(parents=True, exist_ok=True)
-    judge, acc = load_or_train_judge(args.judge or args.out / "judge.pt", args.data_dir, args.quick, args.seed)
+    judge, acc = load_or_train_judge(args.judge or args.out / "judge.pt", args.data_dir, args.quick, args.seed, args.device)
     print(f"judge classifier: {acc:.4f} MNIST test accuracy")
     if acc < 0.99 and not args.quick:
         print("warning: the judge is below the 99% test accuracy the metrics assume")

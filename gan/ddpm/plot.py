@@ -18,7 +18,7 @@ import torch
 
 from diffusion import load_trained
 from sample import generate
-from shared.cli import ArgumentParser, main_guard, non_negative_float, read_metrics
+from shared.cli import ArgumentParser, main_guard, non_negative_float, read_metrics, resolve_device
 from shared.errors import PlaygroundError
 from shared.plotting import image_grid, save_figure, save_image_grid
 
@@ -68,7 +68,7 @@ def main(argv=None):
     save_figure(fig, fig_dir / "loss.png", data={"step": steps, "loss": loss})
 
     # denoising trajectory: predicted x_t every 5th DDIM step for 8 samples, last column = the digit
-    model, diffusion, _ = load_trained(ckpt)
+    model, diffusion, _ = load_trained(ckpt, map_location=resolve_device(args.device))
     g = torch.Generator().manual_seed(7)
     labels = torch.full((8,), -1)
     x, traj = generate(model, diffusion, labels, "ddim", 50, seed=7, trajectory_every=5, progress=False)

@@ -22,13 +22,13 @@ from tqdm import tqdm
 
 from diffusion import load_trained, to_uint8
 from shared.cli import (DEVICES, PRECISIONS, ArgumentParser, autocast, check_output_file, main_guard, non_negative_float,
-                        positive_int, seed_int)
+                        positive_int, resolve_device, seed_int)
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid
 
 
 def load_classifier(path, map_location="cpu"):
-    """The noise-aware classifier written by train_classifier.py."""
+    """The noise-aware classifier written by train_classifier.py, on map_location."""
     from model import NoisyClassifier, UNetConfig
     from shared.checkpoint import read_checkpoint
 
@@ -39,7 +39,7 @@ def load_classifier(path, map_location="cpu"):
     clf = NoisyClassifier(cfg)
     clf.load_state_dict(state["model"])
     clf.schedule = (state["config"]["schedule"], state["config"]["T"])
-    return clf.eval()
+    return clf.to(map_location).eval()
 
 
 def check_match(classifier, config):
@@ -63,8 +63,10 @@ def compile_unet(model):
 def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condition="auto", cfg_scale=0.0,
              classifier=None, guidance=0.0, batch_size=250, seed=0, trajectory_every=0, progress=True,
              precision="bf16"):
-    """Sample len(labels) images (labels[i] = -1: unconditional). Returns (float images in [-1, 1], trajectory)."""
+    """Sample len(labels) images (labels[i] = -1: unconditional) on the model's device. Returns (float images in
+    [-1, 1], trajectory), on the CPU. The noise comes from a CPU generator: a seed gives the same noise on any device."""
     labels = torch.as_tensor(labels, dtype=torch.long)
+    device = next(model.parameters()).device
     if guidance > 0 and classifier is None:
         raise PlaygroundError("--guidance needs a noise-aware classifier: pass --classifier (train_classifier.py)")
     if (guidance > 0 or cfg_scale > 0) and (labels < 0).any():
@@ -80,8 +82,8 @@ def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condit
                dynamic_ncols=True)
     out, traj = [], []
     for start in range(0, len(labels), batch_size):
-        want = labels[start:start + batch_size]
-        x_T = torch.randn(len(want), cfg.in_channels, cfg.image_size, cfg.image_size, generator=gen)
+        want = labels[start:start + batch_size].to(device)
+        x_T = torch.randn(len(want), cfg.in_channels, cfg.image_size, cfg.image_size, generator=gen).to(device)
         y = None
         if cfg.num_classes and condition == "yes":
             y = torch.where(want < 0, torch.full_like(want, cfg.num_classes), want)
@@ -89,8 +91,8 @@ def generate(model, diffusion, labels, sampler="ddim", steps=50, eta=0.0, condit
             x, tr = diffusion.sample(model, x_T, sampler=sampler, steps=steps, eta=eta, y=y, cond_y=want.clamp(min=0),
                                      cfg_scale=cfg_scale, classifier=classifier, guidance=guidance, generator=gen,
                                      trajectory_every=trajectory_every, progress=bar)
-        out.append(x)
-        traj.append(tr)
+        out.append(x.cpu())
+        traj.append([t.cpu() for t in tr])
     bar.close()
     trajectory = [torch.cat([t[i] for t in traj]) for i in range(len(traj[0]))] if trajectory_every else []
     return torch.cat(out), trajectory
@@ -123,7 +125,7 @@ def main(argv=None):
     p.add_argument("--nrow", type=positive_int, default=None, help="grid columns (default 10 per class, else 8)")
     p.add_argument("--output", type=Path, required=True, help=".png grid or .npz (uint8 images + labels)")
     p.add_argument("--seed", type=seed_int, default=0, help="seed of the initial noise")
-    p.add_argument("--device", choices=DEVICES, default="auto", help="sampling runs on the CPU: auto and cpu")
+    p.add_argument("--device", choices=DEVICES, default="auto", help="auto = cuda when present, else cpu (the noise comes from a CPU generator, so a seed gives the same noise anywhere)")
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--precision", choices=PRECISIONS, default="bf16",
                    help="autocast precision of the networks (bf16: ~1.6x faster sampling on this CPU)")
@@ -131,20 +133,19 @@ def main(argv=None):
                    help="torch.compile the UNet first (~1 min, then ~10-15%% faster steps; pays off from ~5,000 images)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
     if args.output.suffix not in (".png", ".npz"):
         raise PlaygroundError(f"--output must end in .png or .npz, got '{args.output.name}'")
     if args.klass is not None and not 0 <= args.klass <= 9:
         raise PlaygroundError(f"--class must be a digit 0..9, got {args.klass}")
-    if args.device == "cuda":  # the noise comes from a CPU generator, so the samples are the same on any machine
-        raise PlaygroundError("sample.py samples on the CPU; pass --device cpu (or auto)")
     check_output_file(args.output)  # before minutes of sampling, not after
-    model, diffusion, config = load_trained(args.checkpoint, ema=not args.no_ema)
+    model, diffusion, config = load_trained(args.checkpoint, ema=not args.no_ema, map_location=device)
     if args.sampler == "ddim" and args.steps > diffusion.T:
         raise PlaygroundError(f"--steps {args.steps} is more than the model's T = {diffusion.T} diffusion steps; "
                               f"pass --steps {diffusion.T} or fewer")
     if args.compile:
         model = compile_unet(model)
-    classifier = load_classifier(args.classifier) if args.classifier else None
+    classifier = load_classifier(args.classifier, device) if args.classifier else None
     check_match(classifier, config)
     labels = requested_labels(args.n, args.klass, args.per_class)
     t0 = time.time()

@@ -8,6 +8,7 @@ The run folder gets config.json, metrics.jsonl (loss), checkpoint.pt (weights, E
 and samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two unconditional rows, then
 class-conditional rows 0..9).
 """
+import argparse
 import copy
 import time
 from dataclasses import asdict
@@ -18,8 +19,9 @@ from tqdm import tqdm
 from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import UNet, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared import distributed
 from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_int, parse_args,
-                        positive_float, positive_int, probability, resolve_device)
+                        positive_float, positive_int, probability)
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid
 from shared.seeding import seed_everything
@@ -30,6 +32,14 @@ def int_list(text):
         return tuple(int(v) for v in text.split(",") if v.strip())
     except ValueError:
         raise PlaygroundError(f"expected comma-separated integers like 1,2,2, got '{text}'") from None
+
+
+def unet_config(args, image_size: int = 28, in_channels: int = 1) -> UNetConfig:
+    """The UNet that train.py builds from its arguments (benchmark.py times the same one)."""
+    return UNetConfig(image_size=image_size, in_channels=in_channels, base_channels=args.base_channels,
+                      channel_mult=int_list(args.channel_mult), num_res_blocks=args.num_res_blocks,
+                      attention_levels=int_list(args.attention_levels), num_heads=args.num_heads,
+                      dropout=args.dropout, num_classes=0 if args.unconditional else 10)
 
 
 def get_args(argv=None):
@@ -55,9 +65,8 @@ def get_args(argv=None):
     g.add_argument("--batch-size", type=positive_int, default=64)
     g.add_argument("--lr", type=positive_float, default=1e-3, help="Adam learning rate after warmup")
     g.add_argument("--warmup", type=non_negative_int, default=200, help="linear learning-rate warmup steps")
-    g.add_argument("--lr-decay", action="store_true", default=True,
-                   help="cosine-decay the learning rate to 10%% over the run (default on)")
-    g.add_argument("--no-lr-decay", dest="lr_decay", action="store_false")
+    g.add_argument("--lr-decay", action=argparse.BooleanOptionalAction, default=True,
+                   help="cosine-decay the learning rate to 10%% over the run (--no-lr-decay: constant after warmup)")
     g.add_argument("--grad-clip", type=positive_float, default=1.0, help="clip the gradient norm")
     g.add_argument("--ema-decay", type=probability, default=0.999, help="EMA of the weights used for sampling")
     g = p.add_argument_group("bookkeeping")
@@ -105,18 +114,17 @@ def sample_grid(ema, diffusion, cfg, steps, path, device, precision):
 def main(argv=None):
     args = get_args(argv)
     torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    device = resolve_device(args.device)
-    x_train, y_train = load_dataset(args.dataset, train=True, data_dir=args.data_dir)
+    seed_everything(args.seed)  # the same seed on every rank: identical initial weights and diffusion draws
+    dist = distributed.setup(args.device, batch_size=args.batch_size)
+    device = dist.device
+    with dist.main_first():  # rank 0 decodes the dataset into the cache, the others read it
+        x_train, y_train = load_dataset(args.dataset, train=True, data_dir=args.data_dir)
     if args.quick:
         x_train, y_train = x_train[:512], y_train[:512]
     if len(x_train) < args.batch_size:
         raise PlaygroundError(f"--batch-size {args.batch_size} is larger than the dataset ({len(x_train)} images)")
 
-    cfg = UNetConfig(image_size=x_train.shape[-1], in_channels=x_train.shape[1], base_channels=args.base_channels,
-                     channel_mult=int_list(args.channel_mult), num_res_blocks=args.num_res_blocks,
-                     attention_levels=int_list(args.attention_levels), num_heads=args.num_heads,
-                     dropout=args.dropout, num_classes=0 if args.unconditional else 10)
+    cfg = unet_config(args, image_size=x_train.shape[-1], in_channels=x_train.shape[1])
     try:
         model = UNet(cfg).to(device)
     except ValueError as e:
@@ -128,7 +136,7 @@ def main(argv=None):
 
     config = {**vars(args), "model": {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()},
               "params": sum(p.numel() for p in model.parameters())}
-    run = Run(args.out, config=config)  # refuses a busy folder, or a --resume with other flags, before writing
+    run = Run(args.out, config=config, write=dist.is_main)  # rank 0 refuses a busy folder, or a --resume with other flags, before writing
     config = run.config  # plain JSON types, as the checkpoint must hold
     step, elapsed, running = 0, 0.0, 0.0  # running: loss summed since the last log row
     if args.resume and run.checkpoint_path.exists():
@@ -138,30 +146,33 @@ def main(argv=None):
         step, elapsed, running = state["step"], state["extra"]["elapsed"], state["extra"]["running"]
         run.truncate_metrics(step)
         print(f"resumed from {run.checkpoint_path} at step {step}")
+    ddp_model = dist.wrap(model)  # trains; `model` (the same parameters, unwrapped) is saved and feeds the EMA
     print(f"UNet {config['params'] / 1e6:.2f}M params, {len(x_train)} {args.dataset} images, {args.steps} steps")
 
     def checkpoint():
-        save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
-                        config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed, "running": running})
+        running_all = dist.all_reduce_mean(running)  # a resumed rank continues the global batch's partial sum
+        if dist.is_main:
+            save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
+                            config=config, extra={"ema": ema.state_dict(), "elapsed": elapsed, "running": running_all})
 
     model.train()
     y_all = None if args.unconditional else y_train
     t0 = time.time()
-    bar = tqdm(total=args.steps, initial=step, desc="train", disable=None, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=step, desc="train", disable=None if dist.is_main else True, dynamic_ncols=True)
     stop_at = args.steps if args.stop_after is None else min(args.steps, step + args.stop_after)
     while step < stop_at:
-        idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
+        idx = dist.shard(batch_indices(step, len(x_train), args.batch_size, args.seed))
         x0 = x_train[idx].to(device)
         y = y_all[idx].to(device) if y_all is not None else None
         with autocast(device, args.precision):
-            loss = diffusion.loss(model, x0, y, args.label_drop)
+            loss = diffusion.loss(ddp_model, x0, y, args.label_drop, dist)
         run.check_finite(step + 1, loss=loss)  # before the update, so the last checkpoint stays a good one
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip)
         optimizer.step()
         scheduler.step()
-        with torch.no_grad():
+        with torch.no_grad():  # DDP keeps `model` identical on every rank, so is every rank's EMA
             for pe, pm in zip(ema.parameters(), model.parameters()):
                 pe.lerp_(pm, 1 - args.ema_decay)
         step += 1
@@ -171,17 +182,19 @@ def main(argv=None):
             now = time.time()
             elapsed += now - t0
             rate = args.log_every * args.batch_size / (now - t0)
+            running = dist.all_reduce_mean(running)  # the global batch's loss
             run.log(step, loss=running / args.log_every, lr=scheduler.get_last_lr()[0], imgs_per_s=rate,
                     elapsed_s=elapsed)
             bar.set_postfix(loss=f"{running / args.log_every:.4f}", img_s=f"{rate:.0f}")
             running, t0 = 0.0, now
-        if step % args.sample_every == 0 or step == args.steps:
+        if (step % args.sample_every == 0 or step == args.steps) and dist.is_main:
             sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device,
                         args.precision)
             t0 = time.time()  # sampling time is not training time
         if step % args.checkpoint_every == 0 or step == stop_at:
             checkpoint()
     bar.close()
+    dist.close()
     print(f"done: {step} steps, {elapsed / 60:.1f} min of training, checkpoint {run.checkpoint_path}")
 
 

@@ -16,8 +16,9 @@ from tqdm import tqdm
 from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import NoisyClassifier, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared import distributed
 from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float, parse_args,
-                        positive_float, positive_int, resolve_device)
+                        positive_float, positive_int)
 from shared.errors import PlaygroundError
 from shared.plotting import save_json
 from shared.seeding import seed_everything
@@ -42,10 +43,12 @@ def main(argv=None):
     p.add_argument("--precision", choices=PRECISIONS, default="bf16", help="autocast precision of the forward pass")
     args = parse_args(p, argv, quick=dict(steps=30, batch_size=32, base_channels=8, log_every=10, checkpoint_every=10))
     torch.set_num_threads(args.threads)
-    seed_everything(args.seed)
-    device = resolve_device(args.device)
-    x_train, y_train = load_dataset(args.dataset, True, args.data_dir)
-    x_test, y_test = load_dataset(args.dataset, False, args.data_dir)
+    seed_everything(args.seed)  # the same seed on every rank: identical initial weights and noise draws
+    dist = distributed.setup(args.device, batch_size=args.batch_size)
+    device = dist.device
+    with dist.main_first():  # rank 0 decodes the dataset into the cache, the others read it
+        x_train, y_train = load_dataset(args.dataset, True, args.data_dir)
+        x_test, y_test = load_dataset(args.dataset, False, args.data_dir)
     if args.quick:
         x_train, y_train, x_test, y_test = x_train[:1024], y_train[:1024], x_test[:200], y_test[:200]
     if len(x_train) < args.batch_size:
@@ -63,22 +66,26 @@ def main(argv=None):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
     config = {**vars(args), "classifier_model": {k: list(v) if isinstance(v, tuple) else v
                                                  for k, v in asdict(cfg).items()}}
-    run = Run(args.out, config=config)
+    run = Run(args.out, config=config, write=dist.is_main)
     config = run.config  # plain JSON types, as the checkpoint must hold
     step = 0
     if args.resume and run.checkpoint_path.exists():
         step = load_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched,
                                map_location=device)["step"]
         run.truncate_metrics(step)
+    ddp_clf = dist.wrap(clf)
     clf.train()
     running = correct = 0.0
-    bar = tqdm(total=args.steps, initial=step, desc="classifier", disable=None, dynamic_ncols=True)
+    bar = tqdm(total=args.steps, initial=step, desc="classifier", disable=None if dist.is_main else True, dynamic_ncols=True)
     while step < args.steps:
         idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
+        # t and noise for the global batch (the same on every rank), then this rank's rows of everything
+        t = dist.shard(torch.randint(0, args.T, (len(idx),), device=device))
+        noise = dist.shard(torch.randn((len(idx), *x_train.shape[1:]), device=device))
+        idx = dist.shard(idx)
         x0, y = x_train[idx].to(device), y_train[idx].to(device)
-        t = torch.randint(0, args.T, (len(y),), device=device)
         with autocast(device, args.precision):
-            logits = clf(diffusion.q_sample(x0, t, torch.randn_like(x0)), t).float()
+            logits = ddp_clf(diffusion.q_sample(x0, t, noise), t).float()
         loss = F.cross_entropy(logits, y)
         run.check_finite(step + 1, loss=loss)
         opt.zero_grad(set_to_none=True)
@@ -90,12 +97,16 @@ def main(argv=None):
         correct += (logits.argmax(1) == y).float().mean().item()
         bar.update(1)
         if step % args.log_every == 0:
+            running, correct = dist.all_reduce_mean(running), dist.all_reduce_mean(correct)
             run.log(step, loss=running / args.log_every, noisy_train_acc=correct / args.log_every)
             bar.set_postfix(loss=f"{running / args.log_every:.3f}", acc=f"{correct / args.log_every:.3f}")
             running = correct = 0.0
-        if step % args.checkpoint_every == 0 or step == args.steps:
+        if (step % args.checkpoint_every == 0 or step == args.steps) and dist.is_main:
             save_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched, step=step, config=config)
     bar.close()
+    dist.close()
+    if not dist.is_main:
+        return
 
     # Accuracy on test images noised to a few levels: near 100% at small t, chance (10%) at t = T.
     clf.eval()

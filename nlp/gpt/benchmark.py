@@ -1,13 +1,16 @@
 """Speed of the default config on this machine: training tokens/s, SDPA vs reference attention, embedding tweets/s.
 
     flock /tmp/playground-cpu.lock python nlp/gpt/benchmark.py     # -> nlp/gpt/benchmark.md + benchmark.json
+    flock /tmp/playground-cpu.lock python nlp/gpt/benchmark.py --scaling   # 1 vs 2 torchrun processes (~2 min)
 
 Timings are medians over repeats after warm-up, on random token ids (speed does not depend on the
 values) except the embedding row, which embeds real TweetEval test tweets with real lengths.
 """
 import argparse
+import os
 import platform
 import statistics
+import tempfile
 import time
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from corpus import corpus_texts, split_corpus
 from embed import embed_texts, pooled_width
 from model import GPT, GPTConfig
 from shared.cli import ArgumentParser, autocast, main_guard, positive_int
+from shared.distributed import measure_scaling, scaling_markdown, scaling_section, with_section
 from shared.data import tweeteval
 from shared.plotting import save_json
 from tokenizer import cached_tokenizer, train_tokenizer
@@ -42,7 +46,13 @@ def main(argv=None):
     p.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
     p.add_argument("--embed-tweets", type=positive_int, default=5000, help="tweets embedded for the tweets/s row")
     p.add_argument("--out", type=Path, default=HERE, help="folder for benchmark.md / benchmark.json")
+    p.add_argument("--scaling", action="store_true",
+                   help="only time train.py (default config) under torchrun with 1 and 2 processes of one thread each, "
+                        "and rewrite that section of benchmark.md (+ benchmark_scaling.json)")
+    p.add_argument("--scaling-steps", type=positive_int, default=30, help="optimizer steps per --scaling run")
     args = p.parse_args(argv)
+    if args.scaling:
+        return scaling(args)
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     d = train_defaults([])  # the default training config, read from train.py's flags
@@ -103,8 +113,24 @@ def main(argv=None):
     lines += [f"| {r['what']} | {r['value']:,.1f} | {r['unit']} |" for r in rows]
     table = "\n".join(lines)
     print(table)
-    (args.out / "benchmark.md").write_text(table + "\n")
+    md = args.out / "benchmark.md"
+    kept = scaling_section(md.read_text()) if md.exists() else ""  # written by --scaling
+    md.write_text(table + "\n" + ("\n" + kept if kept else ""))
     save_json({"config": vars(cfg), "machine": machine, "rows": rows}, args.out / "benchmark.json")
+
+
+def scaling(args):
+    """Tokens/s of the real training loop (the default model, batch and corpus) for 1 vs 2 processes."""
+    flags = ["--max-steps", 1000, "--stop-after", args.scaling_steps, "--log-interval", 5, "--eval-interval", 100000,
+             "--ckpt-interval", 100000]
+    with tempfile.TemporaryDirectory() as tmp:
+        rows = measure_scaling(HERE / "train.py", flags, "tokens_per_s", tmp)
+    machine = f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    section = scaling_markdown(rows, "tokens_per_s", "training tokens/s (global batch)", machine)
+    print(section)
+    md = args.out / "benchmark.md"
+    md.write_text(with_section(md.read_text() if md.exists() else "", section))
+    save_json(rows, args.out / "benchmark_scaling.json")
 
 
 if __name__ == "__main__":

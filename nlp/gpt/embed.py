@@ -10,8 +10,9 @@ concatenates the mean of every layer's states (embedding output, each block; (n_
 and `wide` adds the max of every layer's states and the max of every MLP neuron (GELU output) over the
 tweet: "did this learned pattern fire anywhere", a dense cousin of TF-IDF's n-gram indicators
 (2 (n_layer+1) n_embd + 4 n_layer n_embd dims, 6,656 for the default model).
-Whitespace is normalized first (see `normalize_whitespace`). Tweets longer than the context are truncated
-to it; empty lines become `<s> </s>`.
+Whitespace is normalized first (see `normalize_whitespace`). A tweet longer than the context keeps its
+first block_size tokens, except for `last`, which keeps its first block_size - 1 tokens and its </s>;
+empty lines become `<s> </s>`.
 """
 import argparse
 from dataclasses import fields
@@ -56,14 +57,16 @@ def normalize_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-def encode_tweets(tok: TweetTokenizer, texts, block_size: int, whitespace: str = "normalize") -> list:
-    """`<s> ids </s>` per tweet (whitespace-normalized unless whitespace="keep"), cut to the context (an
-    over-long tweet keeps its first block_size tokens)."""
+def encode_tweets(tok: TweetTokenizer, texts, block_size: int, whitespace: str = "normalize", keep_end: bool = False) -> list:
+    """`<s> ids </s>` per tweet (whitespace-normalized unless whitespace="keep"), cut to the context: an
+    over-long tweet keeps its first block_size tokens, or with keep_end (for `last` pooling, which must read </s>)
+    its first block_size - 1 tokens and its closing </s>."""
     if whitespace not in WHITESPACE:
         raise PlaygroundError(f"unknown whitespace mode '{whitespace}'; choose one of {', '.join(WHITESPACE)}")
     if whitespace == "normalize":
         texts = [normalize_whitespace(t) for t in texts]
-    return [ids[:block_size] for ids in tok.encode_batch(texts)]
+    cut = (lambda ids: ids[:block_size - 1] + ids[-1:]) if keep_end else (lambda ids: ids[:block_size])
+    return [ids if len(ids) <= block_size else cut(ids) for ids in tok.encode_batch(texts)]
 
 
 def layer_states(model: GPT, x, mlp: bool = False):
@@ -122,7 +125,7 @@ def embed_ids(model: GPT, id_lists, pooling: str = "mean", batch_size: int = 256
 
 def embed_texts(model: GPT, tok: TweetTokenizer, texts, pooling: str = "mean", batch_size: int = 256,
                 precision: str = "fp32", whitespace: str = "normalize") -> np.ndarray:
-    ids = encode_tweets(tok, texts, model.config.block_size, whitespace)
+    ids = encode_tweets(tok, texts, model.config.block_size, whitespace, keep_end=pooling == "last")
     return embed_ids(model, ids, pooling, batch_size, precision)
 
 

@@ -8,7 +8,8 @@ C on val, report the official metric on test. The feature sets, all with the sam
   gpt     -- the trained GPT's pooled hidden states (embed.py)
   random  -- the same architecture and tokenizer with untrained weights: what training added
   tfidf   -- TF-IDF of word 1-2-grams + character 2-5-grams: the classic sparse baseline
-Embeddings are cached (keyed by checkpoint, pooling and texts), so re-running only refits probes.
+Embeddings are cached (keyed by the checkpoint's bytes, the embedding code, the options and texts), so
+re-running only refits probes.
 """
 import argparse
 import hashlib
@@ -20,9 +21,9 @@ import torch
 from scipy import sparse
 
 from embed import POOLINGS, WHITESPACE, embed_texts, load_gpt
+from shared.checkpoint import file_digest
 from shared.cli import PRECISIONS, ArgumentParser, main_guard, non_negative_int, positive_float, positive_int, seed_int
 from shared.data import STANCE_TARGETS, available_tweeteval_tasks, tweeteval
-from shared.errors import PlaygroundError
 from shared.paths import cache_dir
 from shared.plotting import save_csv, save_json
 
@@ -109,22 +110,29 @@ def tfidf_features(train_texts, val_texts, test_texts):
 
 
 # ----------------------------------------------------------------------------- embeddings with a cache
-def file_digest(path) -> str:
-    if not Path(path).is_file():
-        raise PlaygroundError(f"checkpoint {path} does not exist; pass the checkpoint.pt written by train.py")
+# The code that turns text into vectors (tokenizing, the forward pass, pooling): an edit to any of these
+# files changes every embedding cache key, so old vectors are never reused for new code.
+EMBEDDING_CODE = tuple(HERE / name for name in ("embed.py", "model.py", "tokenizer.py"))
+
+
+def code_digest() -> str:
     h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
+    for path in EMBEDDING_CODE:
+        h.update(Path(path).read_bytes())
     return h.hexdigest()[:16]
+
+
+def embedding_cache_key(texts, key: str, pooling: str, precision: str = "fp32", whitespace: str = "normalize") -> str:
+    """Hash of the model (key: checkpoint digest and weights variant), the embedding code, the options and texts."""
+    h = hashlib.sha1(f"{key}|code-{code_digest()}|{pooling}|{precision}|{len(texts)}|whitespace-{whitespace}".encode())
+    for t in texts:
+        h.update(t.encode("utf-8", "surrogatepass") + b"\n")
+    return h.hexdigest()[:20]
 
 
 def cached_embeddings(model, tok, texts, key: str, pooling: str, precision: str = "fp32",
                       whitespace: str = "normalize") -> np.ndarray:
-    h = hashlib.sha1(f"{key}|{pooling}|{precision}|{len(texts)}|whitespace-{whitespace}".encode())
-    for t in texts:
-        h.update(t.encode("utf-8", "surrogatepass") + b"\n")
-    path = cache_dir("gpt/embeddings") / f"{h.hexdigest()[:20]}.npy"
+    path = cache_dir("gpt/embeddings") / f"{embedding_cache_key(texts, key, pooling, precision, whitespace)}.npy"
     if path.exists():
         return np.load(path)
     vectors = embed_texts(model, tok, texts, pooling, precision=precision, whitespace=whitespace)

@@ -17,8 +17,9 @@ from tqdm import tqdm
 from corpus import CORPUS_TASKS, PackedTweets, corpus_texts, split_corpus
 from model import GPT, GPTConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
+from shared import distributed
 from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float, non_negative_int,
-                        parse_args as parse_flags, positive_float, positive_int, resolve_device)
+                        parse_args as parse_flags, positive_float, positive_int)
 from shared.errors import PlaygroundError
 from shared.seeding import seed_everything
 from tokenizer import TweetTokenizer, cached_tokenizer
@@ -85,29 +86,33 @@ def lr_lambda(args):
 
 
 @torch.no_grad()
-def validation_loss(model, val: PackedTweets, args, device) -> float:
-    """Mean loss over the same fixed held-out windows every time (comparable across steps and runs)."""
+def validation_loss(model, val: PackedTweets, args, device, dist=None) -> float:
+    """Mean loss over the same fixed held-out windows every time (comparable across steps and runs).
+    Under torchrun each rank takes every W-th micro-batch and the token-weighted sums are added up."""
+    dist = dist or distributed.Distributed(device)
     model.eval()
     n = min(len(val), args.eval_batches * args.batch_size)
     losses, counts = [], []
-    for i in range(0, n, args.batch_size):
+    for i in range(dist.rank * args.batch_size, n, dist.world_size * args.batch_size):
         x, y = val.windows(torch.arange(i, min(n, i + args.batch_size)))
         losses.append(model(x.to(device), y.to(device))[1].item())
         counts.append((y != model.config.pad_id).sum().item())
     model.train()
-    return sum(l * c for l, c in zip(losses, counts)) / sum(counts)
+    return dist.all_reduce_sum(sum(l * c for l, c in zip(losses, counts))) / dist.all_reduce_sum(sum(counts))
 
 
 def main(argv=None):
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
-    seed_everything(args.seed)
-    run = Run(args.out, config=vars(args))  # refuses a busy folder, or a --resume with other flags, before writing
+    dist = distributed.setup(args.device, batch_size=args.batch_size)  # --batch-size is the global micro-batch
+    device = dist.device
+    seed_everything(args.seed)  # the same seed on every rank: identical initial weights
+    run = Run(args.out, config=vars(args), write=dist.is_main)  # rank 0 refuses a busy folder, or a --resume with other flags, before writing
 
     # --- data: tokenizer trained on the training tweets only (the held-out ones stay unseen)
     train_texts, val_texts = split_corpus(corpus_texts(args.data_dir, CORPUS_TASKS), args.val_fraction, args.max_tweets)
-    tok = cached_tokenizer(train_texts, args.vocab_size)
+    with dist.main_first():  # rank 0 trains and caches the tokenizer, the others read it
+        tok = cached_tokenizer(train_texts, args.vocab_size)
     train = PackedTweets(tok.encode_batch(train_texts), args.block_size, tok.pad_id)
     val = PackedTweets(tok.encode_batch(val_texts), args.block_size, tok.pad_id)
     print(f"corpus: {len(train_texts):,} train tweets ({train.n_tokens:,} tokens), "
@@ -129,26 +134,33 @@ def main(argv=None):
         step = ckpt["step"]
         run.truncate_metrics(step)
         print(f"resumed from step {step}")
-    tok.save(run.dir / "tokenizer.json")
+    if dist.is_main:  # after the resume checks: a refused run writes nothing
+        tok.save(run.dir / "tokenizer.json")
+    ddp_model = dist.wrap(model)  # trains; `model` (the same parameters, unwrapped) is saved and evaluated
 
     def checkpoint():
-        save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
-                        config=run.config, extra={"model_config": asdict(config), "tokenizer": tok.to_str()})
+        if dist.is_main:
+            save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, scheduler=scheduler, step=step,
+                            config=run.config, extra={"model_config": asdict(config), "tokenizer": tok.to_str()})
 
     tokens_per_step = args.batch_size * args.grad_accum * args.block_size
     last = min(args.max_steps, args.stop_after or args.max_steps)
-    bar = tqdm(total=last, initial=step, desc="train", unit="step", disable=None)
+    bar = tqdm(total=last, initial=step, desc="train", unit="step", disable=None if dist.is_main else True)
     model.train()
     t_last, steps_since = time.time(), 0
     while step < last:
         # The batch depends only on (seed, step), so a resumed run draws exactly the batches it would have.
         g = torch.Generator().manual_seed(args.seed * 1_000_003 + step)
         loss_sum = 0.0
-        for _ in range(args.grad_accum):
-            x, y = train.batch(args.batch_size, g)
-            with autocast(device, args.precision):
-                _, loss = model(x.to(device), y.to(device))
-            (loss / args.grad_accum).backward()  # the sum of micro-batch grads = the grad of the big batch's mean
+        for micro in range(args.grad_accum):
+            x, y = train.batch(args.batch_size, g)  # the global micro-batch, drawn alike on every rank
+            share = dist.shard_weight(y != tok.pad_id)  # ranks may hold unequal numbers of non-pad targets
+            x, y = dist.shard(x), dist.shard(y)
+            with dist.no_sync(ddp_model, sync=micro == args.grad_accum - 1):  # all-reduce once, after the last
+                with autocast(device, args.precision):
+                    _, loss = ddp_model(x.to(device), y.to(device))
+                loss = loss * share
+                (loss / args.grad_accum).backward()  # the sum of micro-batch grads = the grad of the big batch's mean
             loss_sum += loss.item() / args.grad_accum
         run.check_finite(step + 1, loss=loss_sum)  # before the update, so the last checkpoint stays a good one
         grad_norm = torch.nn.utils.clip_grad_norm_(model.parameters(), args.grad_clip if args.grad_clip > 0 else float("inf"))
@@ -165,15 +177,17 @@ def main(argv=None):
             elapsed = time.time() - t_last
             tps = steps_since * tokens_per_step / max(elapsed, 1e-9)
             t_last, steps_since = time.time(), 0
+            loss_sum = dist.all_reduce_mean(loss_sum)  # the global batch's loss
             row = dict(loss=loss_sum, lr=lr, grad_norm=grad_norm.item(), tokens_per_s=tps, tokens=step * tokens_per_step)
             if evaluate_now:
-                row["val_loss"] = validation_loss(model, val, args, device)
+                row["val_loss"] = validation_loss(model, val, args, device, dist)
                 t_last = time.time()  # validation time doesn't count against training throughput
             run.log(step, **row)
             bar.set_postfix(loss=f"{loss_sum:.3f}", tok_s=f"{tps:,.0f}", **({"val": f"{row['val_loss']:.3f}"} if "val_loss" in row else {}))
         if step % args.ckpt_interval == 0 or step == last:
             checkpoint()
     bar.close()
+    dist.close()
     print(f"done: step {step}, checkpoint {run.checkpoint_path}")
 
 

@@ -287,7 +287,7 @@ def test_bad_input_to_the_ddpm_scripts(quick_runs, tmp_path):
                         expect="more than the model's T = 100")
     fails_with_one_line(*sample, "--eta", "inf", "--output", tmp_path / "x.png", tmp_path=tmp_path, expect="--eta")
     fails_with_one_line(*sample, "--device", "cuda", "--output", tmp_path / "x.png", tmp_path=tmp_path,
-                        expect="samples on the CPU")
+                        expect="no CUDA device")
     r = fails_with_one_line(*sample, "--n", "5000", "--output", tmp_path / "a_file" / "x.png", tmp_path=tmp_path,
                             expect="cannot be written")
     fails_with_one_line("evaluate.py", "--quick", "--samples", tmp_path / "none.npz", "--judge", tmp_path / "empty.pt",
@@ -310,3 +310,52 @@ def test_plot_out_is_the_figures_folder(tmp_path):
     """Item 11: plot.py --out was accepted and ignored."""
     plot = load_module(HERE / "plot.py")
     assert plot.parse_args(["--out", str(tmp_path / "figs")]).figures == tmp_path / "figs"
+def test_sample_cache_misses_on_a_new_checkpoint_or_option(tmp_path):
+    """The suite's sample files are keyed by the checkpoint's bytes and the sampler options, not by name."""
+    from shared.checkpoint import file_digest
+
+    evaluate = load_module(HERE / "evaluate.py")
+    old, new = tmp_path / "old.pt", tmp_path / "new.pt"
+    old.write_bytes(b"weights after 7000 steps")
+    new.write_bytes(b"weights after 8000 steps")
+    options = dict(sampler="ddim", steps=50, classifier=None, per_class_n=None, seed=0, batch_size=250, precision="bf16")
+    hit = evaluate.sample_cache_path(tmp_path, "uncond_ddim50", file_digest(old), **options)
+    assert evaluate.sample_cache_path(tmp_path, "uncond_ddim50", file_digest(tmp_path / "old.pt"), **dict(options)) == hit
+    misses = [evaluate.sample_cache_path(tmp_path, "uncond_ddim50", file_digest(new), **options)]
+    for change in (dict(steps=20), dict(sampler="ddpm"), dict(classifier="a1b2"), dict(per_class_n=500), dict(seed=1),
+                   dict(batch_size=100), dict(precision="fp32"), dict(guidance=2.0)):
+        misses.append(evaluate.sample_cache_path(tmp_path, "uncond_ddim50", file_digest(old), **{**options, **change}))
+    assert hit not in misses and len(set(misses)) == len(misses)
+    assert hit.parent == tmp_path and hit.name.startswith("uncond_ddim50-") and hit.suffix == ".npz"
+
+
+def test_lr_decay_is_an_on_off_switch():
+    train = load_module(HERE / "train.py")
+    common = ["--steps", "100", "--warmup", "10"]
+    on, explicit, off = (train.get_args(common + flag) for flag in ([], ["--lr-decay"], ["--no-lr-decay"]))
+    assert on.lr_decay and explicit.lr_decay and not off.lr_decay
+    after_warmup = range(9, 100)
+    assert [train.lr_factor(s, off) for s in after_warmup] == [1.0] * len(after_warmup)
+    decayed = [train.lr_factor(s, on) for s in after_warmup]
+    assert decayed[0] == pytest.approx(0.1 + 0.45 * (1 + np.cos(np.pi * 0.09)))
+    assert all(a > b for a, b in zip(decayed, decayed[1:])) and decayed[-1] == pytest.approx(0.1, abs=0.001)
+
+
+def test_benchmark_times_the_unet_that_training_builds(monkeypatch, tmp_path):
+    """benchmark.py must build train.py's default UNet (same dropout, heads, blocks...), not a copy of the numbers."""
+    train, benchmark = load_module(HERE / "train.py"), load_module(HERE / "benchmark.py")
+    built = []
+
+    class Built(Exception):
+        pass
+
+    def capture(cfg):
+        built.append(cfg)
+        raise Built
+
+    for module, argv in ((train, ["--out", str(tmp_path / "run")]), (benchmark, ["--out", str(tmp_path / "bench")])):
+        monkeypatch.setattr(module, "UNet", capture)
+        with pytest.raises(Built):
+            module.main(argv)
+    trained, timed = built
+    assert vars(timed) == vars(trained) and trained.dropout == train.get_args([]).dropout

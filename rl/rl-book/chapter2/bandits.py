@@ -17,6 +17,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # rl-book/, for common/
+from common.policies import argmax_random_ties  # noqa: E402
 from common.script import figure_parser  # noqa: E402
 from shared.cli import main_guard, positive_int  # noqa: E402
 from shared.errors import PlaygroundError  # noqa: E402
@@ -25,12 +26,6 @@ K = 10
 
 
 # ----------------------------------------------------------------------------- the methods
-def argmax_random_ties(values: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Row-wise argmax that breaks ties uniformly at random (plain argmax would always pick the first arm)."""
-    is_max = values == values.max(axis=1, keepdims=True)
-    return np.argmax(is_max * rng.random(values.shape), axis=1)
-
-
 @dataclass
 class EpsilonGreedy:
     """Action values by sample averages (step_size=None) or a constant step size; epsilon-greedy choice.

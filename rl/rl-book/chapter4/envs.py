@@ -36,9 +36,19 @@ class JacksCarRental(TabularEnv):
     requests, returns = (3, 4), (3, 2)
 
     def __init__(self):
+        P, r = self.model()
+        n = self.max_cars + 1
+        super().__init__(P, np.broadcast_to(r[..., None], P.shape), start=np.full(n * n, 1 / n**2),
+                         terminal=np.zeros(n * n, bool), allowed=self.allowed)
+
+    def model(self, poisson_bound=None):
+        """(P [441, 11, 441], expected reward r [441, 11]); sets self.allowed and self.moved.
+
+        poisson_bound=None is the exact model. poisson_bound=k is the variant of the widely used reimplementations:
+        requests and returns of k or more cars are dropped (their probability mass is lost, rows of P sum to < 1)."""
         n = self.max_cars + 1
         moves = np.arange(-self.max_move, self.max_move + 1)
-        T, rented = zip(*(self.location_model(q, r) for q, r in zip(self.requests, self.returns)))
+        T, rented = zip(*(self.location_model(q, r, poisson_bound) for q, r in zip(self.requests, self.returns)))
         n1, n2 = np.divmod(np.arange(n * n), n)
         self.allowed = (n1[:, None] >= moves) & (n2[:, None] >= -moves)
         self.moved = np.clip(moves, -n2[:, None], n1[:, None])           # what the lots can supply
@@ -47,13 +57,21 @@ class JacksCarRental(TabularEnv):
         # The two locations are independent given the morning counts: P is an outer product.
         P = np.einsum("sai,saj->saij", T[0][m1], T[1][m2]).reshape(n * n, len(moves), n * n)
         r = self.rent * (rented[0][m1] + rented[1][m2]) - self.move_cost * np.abs(self.moved)
-        super().__init__(P, np.broadcast_to(r[..., None], P.shape), start=np.full(n * n, 1 / n**2),
-                         terminal=np.zeros(n * n, bool), allowed=self.allowed)
+        return P, r
 
-    def location_model(self, lam_request, lam_return):
+    def location_model(self, lam_request, lam_return, poisson_bound=None):
         """T[m, n]: P(n cars at the end of a day that began with m) and rented[m]: expected cars rented."""
         N = self.max_cars + 1
         T, rented = np.zeros((N, N)), np.zeros(N)
+        if poisson_bound is not None:  # the truncated variant: k = 0 .. bound-1 only, nothing folded in
+            p_request = poisson.pmf(np.arange(poisson_bound), lam_request)
+            p_return = poisson.pmf(np.arange(poisson_bound), lam_return)
+            for m in range(N):
+                for k, pk in enumerate(p_request):
+                    left = m - min(k, m)
+                    rented[m] += pk * min(k, m)
+                    np.add.at(T[m], np.minimum(left + np.arange(poisson_bound), self.max_cars), pk * p_return)
+            return T, rented
         for m in range(N):
             p_rent = poisson.pmf(np.arange(m + 1), lam_request)
             p_rent[m] = poisson.sf(m - 1, lam_request)                     # demand >= m rents all m

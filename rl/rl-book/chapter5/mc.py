@@ -41,9 +41,11 @@ def _add_returns(sums, counts, states, actions, valid, returns, weights=None):
     counts += np.bincount(idx, weights=w, minlength=sums.size).reshape(sums.shape)
 
 
-def greedy_hit_table(Q, default):
-    """hit_prob of the greedy policy w.r.t. Q; below 12 the player always hits (no risk), as in the book."""
-    hit = (Q[..., HIT] > Q[..., STICK]).astype(np.float64)
+def greedy_hit_table(Q, default, rng):
+    """hit_prob of the greedy policy w.r.t. Q, ties (e.g. two unvisited actions) broken by a fair coin per state;
+    below 12 the player always hits (no risk), as in the book."""
+    coin = rng.random(Q.shape[:-1]) < 0.5
+    hit = np.where(Q[..., HIT] == Q[..., STICK], coin, Q[..., HIT] > Q[..., STICK]).astype(np.float64)
     hit[:12] = default[:12]
     return hit
 
@@ -61,7 +63,7 @@ def monte_carlo_es(n_episodes, rng, batch=10_000):
         states, actions, valid, reward = game.play(policy, n, rng, start=start, first_action=rng.integers(0, 2, n))
         _add_returns(sums, counts, states, actions, valid, reward)
         Q = np.divide(sums, counts, out=np.zeros_like(sums), where=counts > 0)
-        policy = greedy_hit_table(Q, policy)
+        policy = greedy_hit_table(Q, policy, rng)
         done += n
     return Q, policy
 
@@ -98,7 +100,7 @@ def off_policy_mc_control(n_episodes, rng, behaviour_hit=None, batch=10_000):
     behaviour = np.full(SHAPE, 0.5) if behaviour_hit is None else behaviour_hit
     sums, C = np.zeros(SHAPE + (2,)), np.zeros(SHAPE + (2,))
     Q = np.zeros(SHAPE + (2,))
-    target = greedy_hit_table(Q, stick_on(20))
+    target = greedy_hit_table(Q, stick_on(20), rng)
     done = 0
     while done < n_episodes:
         n = min(batch, n_episodes - done)
@@ -116,6 +118,6 @@ def off_policy_mc_control(n_episodes, rng, behaviour_hit=None, batch=10_000):
             tail_ok &= agrees[:, t] | ~valid[:, t]
         _add_returns(sums, C, states, actions, valid & (W > 0), reward, weights=W)
         Q = np.divide(sums, C, out=np.zeros_like(sums), where=C > 0)
-        target = greedy_hit_table(Q, target)
+        target = greedy_hit_table(Q, target, rng)
         done += n
     return Q, target

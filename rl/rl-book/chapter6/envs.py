@@ -69,10 +69,10 @@ class MaximizationBias(TabularEnv):
         P[self.A, :, self.END] = 1.0
         P[self.A, self.LEFT] = [0, 1, 0]
         P[self.B, :, self.END] = 1.0
+        R[self.B, :, self.END] = mean  # mean reward, for planning (and in r, computed from R); sample() adds the noise
         allowed = np.ones((3, n_b), bool)
         allowed[self.A, 2:] = False
         super().__init__(P, R, start=[1, 0, 0], terminal=[False, False, True], allowed=allowed)
-        self.R[self.B, :, self.END] = mean  # mean reward, for planning; sample() draws the noise
 
     def sample(self, s, a, rng):
         s2, r, done = super().sample(s, a, rng)

@@ -4,15 +4,23 @@ Every method advances all runs by one time step per loop iteration: runs are row
 Q[run, s, a], each with its own step size, state and episode counter. Runs are independent (own
 random numbers, own table), so the result is that of the book's loops run one after another.
 """
+import sys
+from pathlib import Path
+
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # rl-book/, for common/
+from common.policies import argmax_random_ties, epsilon_greedy, epsilon_greedy_probs  # noqa: E402,F401
 
 
 # ----------------------------------------------------------------------------- prediction (6.1-6.3)
-def predict(env, method, alphas, episodes, rng, v0=0.5):
+def predict(env, method, alphas, episodes, rng, v0=0.5, gamma=1.0):
     """Constant-alpha TD(0) (6.2) or constant-alpha every-visit MC (6.1) on a Markov reward process.
 
-    alphas: step size per run. Returns the value tables after 0, 1, ..., episodes episodes: [runs, episodes+1, S].
+    alphas: step size per run. Any rewards, any discount gamma, episodes of any length (the MC trajectory
+    buffer grows as needed). Returns the value tables after 0, 1, ..., episodes episodes: [runs, episodes+1, S].
     """
+    assert method in ("td", "mc"), method
     runs, S = len(alphas), env.n_states
     rows = np.arange(runs)
     V = np.full((runs, S), v0)
@@ -21,23 +29,33 @@ def predict(env, method, alphas, episodes, rng, v0=0.5):
     history[:, 0] = V
     s = env.sample_start(runs, rng)
     ep = np.zeros(runs, int)
-    trajectory, length = np.zeros((runs, 1024), int), np.zeros(runs, int)
+    states, rewards, length = np.zeros((runs, 64), int), np.zeros((runs, 64)), np.zeros(runs, int)
     zero = np.zeros(runs, int)
     while (ep < episodes).any():
         active = ep < episodes
         s2, r, done = env.sample(s, zero, rng)
         if method == "td":
-            target = r + np.where(done, 0.0, V[rows, s2])
+            target = r + gamma * np.where(done, 0.0, V[rows, s2])
             V[rows, s] += np.where(active, alphas * (target - V[rows, s]), 0.0)
         else:
-            trajectory[rows, length % trajectory.shape[1]] = s
+            if length.max() == states.shape[1]:  # grow the trajectory buffers rather than wrap around
+                states = np.concatenate([states, np.zeros_like(states)], axis=1)
+                rewards = np.concatenate([rewards, np.zeros_like(rewards)], axis=1)
+            states[rows, length], rewards[rows, length] = s, r
             length += 1
             ended = np.nonzero(done & active)[0]
-            # gamma = 1 and the only reward comes at the end: G_t = r for every step of the episode
-            for t in range(length[ended].max(initial=0)):
-                e = ended[length[ended] > t]
-                st = trajectory[e, t]
-                V[e, st] += alphas[e] * (r[e] - V[e, st])
+            if len(ended):
+                T = length[ended]
+                G = np.zeros((len(ended), T.max()))
+                g = np.zeros(len(ended))
+                for t in range(T.max() - 1, -1, -1):  # G_t = R_{t+1} + gamma G_{t+1}, backwards
+                    inside = t < T
+                    g = np.where(inside, rewards[ended, t] + gamma * g, 0.0)
+                    G[:, t] = g
+                for t in range(T.max()):  # every visit, in the order the episode made them
+                    e = t < T
+                    st = states[ended[e], t]
+                    V[ended[e], st] += alphas[ended[e]] * (G[e, t] - V[ended[e], st])
             length[done] = 0
         finished = np.nonzero(done & active)[0]
         ep[finished] += 1
@@ -89,25 +107,6 @@ def batch_predict(env, method, episodes, rng, runs, alpha=1e-3, theta=1e-6):
 
 
 # ----------------------------------------------------------------------------- control (6.4-6.7)
-def epsilon_greedy(Q_s, allowed_s, epsilon, rng):
-    """Rows of Q_s [n, A]: greedy (ties broken at random) w.p. 1 - epsilon, else a random allowed action."""
-    all_allowed = allowed_s.all()
-    values = Q_s if all_allowed else np.where(allowed_s, Q_s, -np.inf)
-    greedy = np.argmax((values == values.max(1, keepdims=True)) * rng.random(values.shape), axis=1)
-    if all_allowed:
-        explore = rng.integers(0, Q_s.shape[1], len(Q_s))
-    else:
-        explore = np.argmax(allowed_s * rng.random(values.shape), axis=1)
-    return np.where(rng.random(len(Q_s)) < epsilon, explore, greedy)
-
-
-def epsilon_greedy_probs(Q_s, allowed_s, epsilon):
-    """pi(a|s) of the epsilon-greedy policy for each row (ties share the greedy mass), for Expected Sarsa."""
-    values = np.where(allowed_s, Q_s, -np.inf)
-    best = values == values.max(1, keepdims=True)
-    return epsilon * allowed_s / allowed_s.sum(1, keepdims=True) + (1 - epsilon) * best / best.sum(1, keepdims=True)
-
-
 METHODS = ("sarsa", "q_learning", "expected_sarsa", "double_q")
 
 
@@ -146,7 +145,7 @@ def control(env, method, alphas, episodes, rng, epsilon=0.1, gamma=1.0):
         if method == "double_q":  # a fair coin picks which table learns; the other one evaluates its argmax
             first = rng.random(len(idx)) < 0.5
             learn, judge = np.where(first[:, None], Q[idx, s2], Q2[idx, s2]), np.where(first[:, None], Q2[idx, s2], Q[idx, s2])
-            best = np.argmax(np.where(allowed[s2], learn, -np.inf), axis=1)
+            best = argmax_random_ties(np.where(allowed[s2], learn, -np.inf), rng)
             target = r + gamma * np.where(done, 0.0, judge[np.arange(len(idx)), best])
             for table, rows in ((Q, idx[first]), (Q2, idx[~first])):
                 sel = first if table is Q else ~first

@@ -62,6 +62,12 @@ def test_parameter_study_inverted_u():
         assert 0 < best < len(y) - 1, f"{name}: best parameter at an end of the range"
         assert y[best] - y[0] > 0.04 and y[best] - y[-1] > 0.04, name
     assert max(study["UCB"]["mean_reward"]) > max(study["eps-greedy"]["mean_reward"])
+    # The book's Figure 2.6, read off the plot: each method's best value and where it peaks (log2 of the parameter)
+    book = {"eps-greedy": (1.35, -4), "gradient bandit": (1.4, -2), "UCB": (1.5, 0), "greedy with optimistic init, alpha=0.1": (1.45, 0)}
+    for name, (best_value, best_exp) in book.items():
+        y = np.asarray(study[name]["mean_reward"])
+        assert abs(y.max() - best_value) < 0.07, (name, y.max())
+        assert abs(np.log2(study[name]["values"][int(np.argmax(y))]) - best_exp) <= 1, name
 
 
 def test_same_seed_same_numbers():

@@ -88,7 +88,10 @@ def test_figure_5_1_prediction(ch5):
     # sticking on 20/21 wins mostly; sums 12-19 (which hit) are bad, worse without a usable ace
     assert V_all[9, :, 0].mean() > 0.6 and V_all[:8, :, 0].mean() < -0.4
     assert V_all[:8, :, 1].mean() > V_all[:8, :, 0].mean()
-    assert np.abs(V_all - V_early).mean() > 0  # more episodes change the estimates
+    # 10,000 episodes leave visible noise (the book's left panels are ragged, the right ones smooth): neighbouring
+    # dealer cards differ more after 10,000 episodes than after 500,000
+    ragged = lambda V: np.abs(np.diff(V[:, :, 1], axis=1)).mean()  # usable-ace panel, sums 12-21
+    assert ragged(V_early) > 1.5 * ragged(V_all)
 
 
 def test_state_value_of_example_5_4(ch5):
@@ -105,21 +108,37 @@ def test_figure_5_3_weighted_beats_ordinary_early(ch5):
     assert (rho * reward).mean() == pytest.approx(-0.27726, abs=0.03)  # ordinary IS is unbiased
 
 
-def assert_books_policy(hit):
-    assert (hit[12:, 1:] == book_optimal_policy()[12:, 1:]).mean() >= 0.93
+def assert_books_policy(hit, agreement):
+    assert (hit[12:, 1:] == book_optimal_policy()[12:, 1:]).mean() >= agreement
     # the clear-cut states must all agree: sums 20-21 stick, hard 12-14 vs dealer 7-9 hit
     assert not hit[20:22, 1:].any() and hit[12:15, 7:10, 0].all()
 
 
 def test_monte_carlo_es_finds_the_books_policy(ch5):
-    _, hit = ch5["mc"].monte_carlo_es(1_000_000, np.random.default_rng(0))
-    assert_books_policy(hit)
+    """What the README claims: at the figure's 5,000,000 episodes, the book's pi* on at least 199 of the 200 states,
+    and wherever we differ the two actions are a near tie (|q(hit) - q(stick)| < 0.03, ~3 standard errors)."""
+    Q, hit = ch5["mc"].monte_carlo_es(5_000_000, np.random.default_rng(0))
+    assert_books_policy(hit, agreement=199 / 200)
+    differ = hit[12:, 1:] != book_optimal_policy()[12:, 1:]
+    gap = np.abs(Q[12:, 1:, :, 1] - Q[12:, 1:, :, 0])
+    assert (gap[differ] < 0.03).all()
+
+
+def test_greedy_ties_are_broken_both_ways(ch5):
+    """Unvisited states have Q(hit) = Q(stick) = 0: the greedy policy must not always stick (or always hit)."""
+    mc = ch5["mc"]
+    Q = np.zeros(mc.SHAPE + (2,))
+    Q[15, 3, 0] = (1.0, 0.0)  # one state with a clear preference: sticking (action 0) is worth more
+    hit = mc.greedy_hit_table(Q, mc.stick_on(20), np.random.default_rng(0))
+    tied = hit[12:, 1:].ravel()
+    assert 0.3 < tied.mean() < 0.7  # ~half of ~200 tied states hit, half stick
+    assert hit[15, 3, 0] == float(Q[15, 3, 0, ch5["envs"].HIT] > Q[15, 3, 0, ch5["envs"].STICK])
 
 
 def test_off_policy_mc_control_finds_the_books_policy(ch5):
     """Weighted-IS off-policy control from a random behaviour policy (Section 5.7)."""
     Q, hit = ch5["mc"].off_policy_mc_control(1_000_000, np.random.default_rng(1))
-    assert_books_policy(hit)
+    assert_books_policy(hit, agreement=0.93)
     assert Q[20, 10, 0, 0] > 0.3 and Q[21, 5, 1, 1] < Q[21, 5, 1, 0]  # sticking on 20 is worth something; never hit 21
 
 
