@@ -306,6 +306,10 @@ class Run:
             if diffs:
                 raise PlaygroundError(f"--resume needs the flags the run in {self.dir} was started with; these "
                                       f"differ: {', '.join(diffs)}; pass those (see {self.config_path}) or use --overwrite")
+        if resume and self.checkpoint_path.exists():  # a damaged checkpoint is refused before anything is written
+            from shared.checkpoint import read_checkpoint
+
+            read_checkpoint(self.checkpoint_path)
 
         if overwrite:
             for name in held:

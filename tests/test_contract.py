@@ -106,10 +106,11 @@ def run_folder_contract(script, tmp):
                              cwd=tmp, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 300
-        while not (out / "config.json").exists():
+        while not list(out.rglob("config.json")):  # in --out, or in a sweep's folder below it
             assert first.poll() is None, f"{name(script)} --quick ended before writing config.json: {first.stderr.read()}"
             assert time.time() < deadline, f"{name(script)} --quick wrote no config.json in 300 s"
             time.sleep(0.1)
+        run_dir = min(out.rglob("config.json"), key=lambda p: len(p.parts)).parent
         first.send_signal(signal.SIGSTOP)  # alive and holding the lock, but no longer writing
         before = snapshot(out)
         second = run(script, "--quick", "--out", out, cwd=tmp)
@@ -129,7 +130,7 @@ def run_folder_contract(script, tmp):
 
     attempt("run again without --resume", "--quick", "--out", out)
     attempt("resume with another --seed", "--quick", "--resume", "--seed", "7", "--out", out)
-    checkpoint = out / "checkpoint.pt"
+    checkpoint = run_dir / "checkpoint.pt"
     if checkpoint.exists():  # the stopped run got as far as a checkpoint: flip 200 bytes in its middle
         data = bytearray(checkpoint.read_bytes())
         mid = len(data) // 2

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from init import INITS, LABELS, hadamard, initialize, zero_matrix
 from models import plain_net
-from shared.cli import main_guard, read_metrics
+from shared.cli import ArgumentParser, main_guard, read_metrics
 from shared.data import mnist
 from shared.errors import PlaygroundError
 from shared.plotting import plt, save_figure, save_json
@@ -210,8 +210,7 @@ def markdown_table(name, summary):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__, allow_abbrev=False,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--runs", type=Path, default=Path("runs/zero-init"), help="folder holding the sweep folders")
     p.add_argument("--out", type=Path, default=HERE, help="where figures/ and results/ go")
     p.add_argument("--data-dir", type=Path, default=None, help="MNIST root for the signal-propagation figure")

@@ -294,6 +294,8 @@ def main(argv=None):
     args = get_args(argv)
     torch.set_num_threads(args.threads)
     device = resolve_device(args.device)
+    # The sweep folder is a run folder too: locked while the sweep runs, and --resume must repeat the sweep's flags.
+    Run(args.out, config={k: v for k, v in vars(args).items() if k != "inits"})
     data = load_data(args)
     seeds = [args.seed + i for i in range(args.seeds)]
     print(f"{args.model} on {args.dataset}: {len(data['y_train'])} train / {len(data['y_test'])} test images, "

@@ -12,7 +12,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # rl-book/, for common/
-from common.plots import plt, save_figure  # noqa: E402
+from common.plots import plt, save_figure, steps_per_episode_axes  # noqa: E402
 from common.script import figure_parser  # noqa: E402
 from sarsa import TILINGS, n_step_sarsa  # noqa: E402
 from shared.cli import main_guard, positive_int  # noqa: E402
@@ -43,12 +43,7 @@ def main():
         print(f"alpha = {a}/8: episode 1 {curve[0]:.0f} steps, first 50 {curve[:50].mean():.0f}, "
               f"last 100 {curve[-100:].mean():.0f}")
     print(f"episodes cut at 10,000 steps: {truncated}")
-    ax.set_yscale("log")
-    ax.set_yticks([100, 200, 400, 1000, 2000, 4000])
-    ax.set_yticklabels(["100", "200", "400", "1000", "2000", "4000"])
-    ax.set_ylim(90, 4000)
-    ax.set_xlabel("Episode")
-    ax.set_ylabel(f"Steps per episode (log scale)\naveraged over {runs} runs")
+    steps_per_episode_axes(ax, runs)
     ax.set_title("Figure 10.2: mountain car, semi-gradient Sarsa, 8 tilings")
     ax.legend()
     save_figure(fig, args.out / "figure_10_2.png", data)

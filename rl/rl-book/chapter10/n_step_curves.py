@@ -12,7 +12,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # rl-book/, for common/
-from common.plots import plt, save_figure  # noqa: E402
+from common.plots import plt, save_figure, steps_per_episode_axes  # noqa: E402
 from common.script import figure_parser  # noqa: E402
 from sarsa import TILINGS, n_step_sarsa  # noqa: E402
 from shared.cli import main_guard, positive_int  # noqa: E402
@@ -47,12 +47,7 @@ def main():
                           "truncated_episodes": results[n]["truncated"]}
         print(f"n = {n}, alpha = {a}/8: first 50 episodes {curve[:50].mean():.0f} steps, "
               f"last 100 {curve[-100:].mean():.1f}, cut at 10,000 steps: {results[n]['truncated']}")
-    ax.set_yscale("log")
-    ax.set_yticks([100, 200, 400, 1000, 2000, 4000])
-    ax.set_yticklabels(["100", "200", "400", "1000", "2000", "4000"])
-    ax.set_ylim(90, 4000)
-    ax.set_xlabel("Episode")
-    ax.set_ylabel(f"Steps per episode (log scale)\naveraged over {runs} runs")
+    steps_per_episode_axes(ax, runs)
     ax.set_title("Figure 10.3: one-step vs 8-step semi-gradient Sarsa")
     ax.legend()
     save_figure(fig, args.out / "figure_10_3.png", data)

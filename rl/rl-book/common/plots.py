@@ -42,3 +42,13 @@ def draw_policy(ax, best, title=None, shade=None):
                 dr, dc = MOVES[a] * 0.42
                 ax.annotate("", xy=(c + 0.5 + dc, r + 0.5 + dr), xytext=(c + 0.5, r + 0.5),
                             arrowprops=dict(arrowstyle="-|>", lw=1.0, color="k", mutation_scale=9))
+
+
+def steps_per_episode_axes(ax, runs):
+    """The book's mountain-car learning-curve axes (Figures 10.2, 10.3): steps per episode on a log scale."""
+    ax.set_yscale("log")
+    ax.set_yticks([100, 200, 400, 1000, 2000, 4000])
+    ax.set_yticklabels(["100", "200", "400", "1000", "2000", "4000"])
+    ax.set_ylim(90, 4000)
+    ax.set_xlabel("Episode")
+    ax.set_ylabel(f"Steps per episode (log scale)\naveraged over {runs} runs")
