@@ -86,9 +86,13 @@ def test_a_folder_that_holds_a_run_needs_resume_or_overwrite(tmp_path):
 
 def test_resume_with_other_flags_is_refused_and_changes_nothing(tmp_path):
     """Items 1 and 4: a refused --resume had already rewritten config.json; only the model config was compared."""
+    import torch
+
+    from shared.checkpoint import save_checkpoint
+
     run = start_run(tmp_path / "r", seed=1)
     run.log(1, loss=1.0)
-    run.checkpoint_path.write_bytes(b"weights")
+    save_checkpoint(run.checkpoint_path, model=torch.nn.Linear(2, 1), step=1, config=run.config)
     run.close()
     before = snapshot(tmp_path / "r")
     with pytest.raises(PlaygroundError) as e:
@@ -102,6 +106,14 @@ def test_resume_with_other_flags_is_refused_and_changes_nothing(tmp_path):
     run.close()
     with pytest.raises(PlaygroundError, match="pass one of them"):
         start_run(tmp_path / "r", resume=True, overwrite=True)
+    # a damaged checkpoint is refused when the run is resumed, before anything is written
+    data = bytearray(run.checkpoint_path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    run.checkpoint_path.write_bytes(bytes(data))
+    before = snapshot(tmp_path / "r")
+    with pytest.raises(PlaygroundError, match="checkpoint"):
+        start_run(tmp_path / "r", resume=True, seed=1)
+    assert snapshot(tmp_path / "r") == before
 
 
 def test_a_second_run_into_a_locked_folder_is_refused(tmp_path):
