@@ -12,6 +12,7 @@
     with dist.no_sync(ddp_model, sync=last_micro_batch):   # gradient accumulation: all-reduce once per step
         loss = loss_fn(ddp_model, x) * dist.shard_weight(counted)  # only when rows count unequally (padding)
         loss.backward()
+    features = dist.all_gather(local_features)  # the global batch's rows, with gradients (contrastive losses)
     loss = dist.all_reduce_mean(running_loss)   # the logged number is the global batch's
     if dist.is_main:
         save_checkpoint(...)                    # of the unwrapped model: it loads with any world size
@@ -25,8 +26,10 @@ batch and then sliced (diffusion noise and timesteps) equals the single-process 
 batch B and W processes with B / W rows each therefore take the same optimizer steps, up to float
 summation order. One exception: dropout masks come from each rank's own (identically seeded) RNG, so with
 dropout > 0 the ranks apply the same masks to different rows: still dropout, but not the single-process run
-(both folders default to dropout 0). Plain `python train.py` (no torchrun environment) never touches
-torch.distributed.
+(both folders default to dropout 0). Another: BatchNorm. On GPUs `wrap` makes it SyncBatchNorm, whose statistics
+are the global batch's; gloo has no SyncBatchNorm, so on CPUs each rank normalizes its own rows (DDP copies
+rank 0's running statistics to the others before each forward; call `broadcast_buffers` before evaluating).
+Plain `python train.py` (no torchrun environment) never touches torch.distributed.
 """
 import contextlib
 import os
@@ -69,9 +72,12 @@ class Distributed:
         self.is_main = rank == 0
 
     def wrap(self, model):
-        """DistributedDataParallel around `model` (its parameters are broadcast from rank 0); `model` when alone."""
+        """DistributedDataParallel around `model` (its parameters are broadcast from rank 0); `model` when alone.
+        On GPUs its BatchNorm layers become SyncBatchNorm in place (same parameters, same state_dict keys)."""
         if not self.enabled:
             return model
+        if self.device.type == "cuda":
+            model = torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
         return DistributedDataParallel(model, device_ids=[self.device.index] if self.device.type == "cuda" else None)
 
     def shard(self, batch):
@@ -112,6 +118,24 @@ class Distributed:
         if not self.enabled:
             return value
         return self._all_reduce(float(value), torch_dist.ReduceOp.SUM).item()
+
+    def broadcast_buffers(self, model) -> None:
+        """Rank 0's buffers (BatchNorm running statistics) on every rank. Without SyncBatchNorm each rank's forward
+        updates them from its own rows, so evaluate after this: every rank then holds the model rank 0 saves."""
+        if self.enabled:
+            for buffer in unwrap(model).buffers():
+                torch_dist.broadcast(buffer, src=0)
+
+    def all_gather(self, tensor):
+        """Every rank's `tensor` concatenated along dim 0 (rank order), with gradients flowing back to each
+        rank's own rows: a contrastive loss over the global batch (CLIP) sees every rank's negatives. Each rank
+        computes the same global loss; the gather's backward sums the ranks' gradients for the local rows and
+        DDP then averages over ranks, so the parameters get exactly the single-process gradient."""
+        if not self.enabled:
+            return tensor
+        from torch.distributed.nn.functional import all_gather
+
+        return torch.cat(all_gather(tensor), dim=0)
 
     def barrier(self) -> None:
         if self.enabled:
