@@ -108,10 +108,11 @@ def test_ddpm_checkpoints_resume_across_world_sizes(ddpm_runs):
 
 @pytest.mark.slow
 def test_ddpm_rank_zero_alone_writes_the_run_folder(ddpm_runs):
-    assert sorted(p.name for p in (ddpm_runs / "two").iterdir()) == ["checkpoint.pt", "config.json", "metrics.jsonl"]
+    assert sorted(p.name for p in (ddpm_runs / "two").iterdir()) == ["checkpoint.pt", "config.json", "metrics.jsonl",
+                                                                      "summary.json"]
     assert [row["step"] for row in read_metrics(ddpm_runs / "two" / "metrics.jsonl")] == [1, 2]  # one writer
     files = sorted(p.name for p in (ddpm_runs / "up").iterdir())
-    assert files == ["checkpoint.pt", "config.json", "metrics.jsonl", "samples_000004.png"]  # no stray temp files
+    assert files == ["checkpoint.pt", "config.json", "metrics.jsonl", "samples_000004.png", "summary.json"]  # no temp files
 
 
 # ---------------------------------------------------------------------- nlp/gpt: gradient accumulation (no_sync)

@@ -4,9 +4,9 @@
     python gan/ddpm/train.py --dataset mnist --quick        # smoke test, seconds
     python gan/ddpm/train.py --dataset mnist --resume       # continue runs/ddpm from its checkpoint
 
-The run folder gets config.json, metrics.jsonl (loss), checkpoint.pt (weights, EMA, optimizer, RNG)
-and samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two unconditional rows, then
-class-conditional rows 0..9).
+The run folder gets config.json, metrics.jsonl (loss), checkpoint.pt (weights, EMA, optimizer, RNG),
+samples_<step>.png grids (EMA weights, DDIM-50, fixed noise: two unconditional rows, then
+class-conditional rows 0..9) and summary.json (parameters, steps, training wall time and images/s).
 """
 import argparse
 import copy
@@ -23,7 +23,7 @@ from shared import distributed
 from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_int, parse_args,
                         positive_float, positive_int, probability)
 from shared.errors import PlaygroundError
-from shared.plotting import save_image_grid
+from shared.plotting import save_image_grid, save_json
 from shared.seeding import seed_everything
 
 
@@ -157,7 +157,8 @@ def main(argv=None):
 
     model.train()
     y_all = None if args.unconditional else y_train
-    t0 = time.time()
+    t0 = time.time()  # start of the current stretch of training (sampling grids and checkpoints are not training)
+    log_step, log_elapsed = step, elapsed  # at the last log row, for its images/s
     bar = tqdm(total=args.steps, initial=step, desc="train", disable=None if dist.is_main else True, dynamic_ncols=True)
     stop_at = args.steps if args.stop_after is None else min(args.steps, step + args.stop_after)
     while step < stop_at:
@@ -180,21 +181,31 @@ def main(argv=None):
         bar.update(1)
         if step % args.log_every == 0:
             now = time.time()
-            elapsed += now - t0
-            rate = args.log_every * args.batch_size / (now - t0)
+            elapsed, t0 = elapsed + now - t0, now
+            rate = (step - log_step) * args.batch_size / (elapsed - log_elapsed)
+            log_step, log_elapsed = step, elapsed
             running = dist.all_reduce_mean(running)  # the global batch's loss
             run.log(step, loss=running / args.log_every, lr=scheduler.get_last_lr()[0], imgs_per_s=rate,
                     elapsed_s=elapsed)
             bar.set_postfix(loss=f"{running / args.log_every:.4f}", img_s=f"{rate:.0f}")
-            running, t0 = 0.0, now
+            running = 0.0
         if (step % args.sample_every == 0 or step == args.steps) and dist.is_main:
+            elapsed += time.time() - t0
             sample_grid(ema, diffusion, cfg, args.sample_steps, run.dir / f"samples_{step:06d}.png", device,
                         args.precision)
-            t0 = time.time()  # sampling time is not training time
+            t0 = time.time()
         if step % args.checkpoint_every == 0 or step == stop_at:
+            elapsed += time.time() - t0
             checkpoint()
+            t0 = time.time()
     bar.close()
     dist.close()
+    if dist.is_main:  # elapsed counts every invocation of a resumed run, so this is the whole run's time
+        save_json({"params": config["params"], "steps": step, "of_steps": args.steps, "batch_size": args.batch_size,
+                   "processes": dist.world_size, "threads": args.threads, "precision": args.precision,
+                   "train_seconds": round(elapsed, 3), "seconds_per_step": round(elapsed / max(step, 1), 4),
+                   "train_images_per_s": round(step * args.batch_size / max(elapsed, 1e-9), 1)},
+                  run.dir / "summary.json")
     print(f"done: {step} steps, {elapsed / 60:.1f} min of training, checkpoint {run.checkpoint_path}")
 
 

@@ -1,13 +1,17 @@
 """Train the noise-aware classifier p_phi(y | x_t, t) that classifier guidance differentiates.
 
     python gan/ddpm/train_classifier.py --dataset mnist          # runs/ddpm_classifier, a few minutes
+    python gan/ddpm/train_classifier.py --dataset mnist --output gan/ddpm/results/classifier.json
     python gan/ddpm/train_classifier.py --quick --out /tmp/clf
 
 It is the UNet's downsampling trunk (same Encoder class) plus a pooling head, trained with
 cross-entropy on x_t = q_sample(x_0, t) at uniformly random t, so it must match the diffusion
-model's schedule and T. At the end it reports test accuracy at several noise levels (accuracy.json).
+model's schedule and T. At the end it writes accuracy.json: test accuracy at several noise levels, the
+parameter count, and the training wall time and throughput (--output: a copy of it elsewhere too).
 """
+import time
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -17,8 +21,8 @@ from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import NoisyClassifier, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared import distributed
-from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float, parse_args,
-                        positive_float, positive_int)
+from shared.cli import (PRECISIONS, Run, autocast, check_output_file, experiment_parser, main_guard,
+                        non_negative_float, parse_args, positive_float, positive_int)
 from shared.errors import PlaygroundError
 from shared.plotting import save_json
 from shared.seeding import seed_everything
@@ -41,7 +45,11 @@ def main(argv=None):
     p.add_argument("--checkpoint-every", type=positive_int, default=500)
     p.add_argument("--threads", type=positive_int, default=2)
     p.add_argument("--precision", choices=PRECISIONS, default="bf16", help="autocast precision of the forward pass")
+    p.add_argument("--output", type=Path, default=None,
+                   help="also write accuracy.json here (the committed copy is gan/ddpm/results/classifier.json)")
     args = parse_args(p, argv, quick=dict(steps=30, batch_size=32, base_channels=8, log_every=10, checkpoint_every=10))
+    if args.output is not None:
+        check_output_file(args.output)
     torch.set_num_threads(args.threads)
     seed_everything(args.seed)  # the same seed on every rank: identical initial weights and noise draws
     dist = distributed.setup(args.device, batch_size=args.batch_size)
@@ -66,16 +74,17 @@ def main(argv=None):
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, args.steps)
     config = {**vars(args), "classifier_model": {k: list(v) if isinstance(v, tuple) else v
                                                  for k, v in asdict(cfg).items()}}
-    run = Run(args.out, config=config, write=dist.is_main)
+    run = Run(args.out, config=config, may_differ=("output",), write=dist.is_main)
     config = run.config  # plain JSON types, as the checkpoint must hold
-    step = 0
+    step, elapsed = 0, 0.0  # elapsed: seconds of training (checkpoint writes and the final test excluded)
     if args.resume and run.checkpoint_path.exists():
-        step = load_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched,
-                               map_location=device)["step"]
+        state = load_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched, map_location=device)
+        step, elapsed = state["step"], state["extra"].get("elapsed", 0.0)
         run.truncate_metrics(step)
     ddp_clf = dist.wrap(clf)
     clf.train()
     running = correct = 0.0
+    t0 = time.time()
     bar = tqdm(total=args.steps, initial=step, desc="classifier", disable=None if dist.is_main else True, dynamic_ncols=True)
     while step < args.steps:
         idx = batch_indices(step, len(x_train), args.batch_size, args.seed)
@@ -102,7 +111,11 @@ def main(argv=None):
             bar.set_postfix(loss=f"{running / args.log_every:.3f}", acc=f"{correct / args.log_every:.3f}")
             running = correct = 0.0
         if (step % args.checkpoint_every == 0 or step == args.steps) and dist.is_main:
-            save_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched, step=step, config=config)
+            elapsed += time.time() - t0
+            save_checkpoint(run.checkpoint_path, model=clf, optimizer=opt, scheduler=sched, step=step, config=config,
+                            extra={"elapsed": elapsed})
+            t0 = time.time()
+    elapsed += time.time() - t0
     bar.close()
     dist.close()
     if not dist.is_main:
@@ -120,8 +133,16 @@ def main(argv=None):
             pred = torch.cat([clf(xb, tb).argmax(1) for xb, tb in
                               zip(diffusion.q_sample(x_test, t, noise).split(500), t.split(500))])
             accuracy[str(tt)] = (pred == y_test).float().mean().item()
-    save_json({"test_accuracy_at_t": accuracy, "test_images": len(y_test)}, run.dir / "accuracy.json")
+    result = {"test_accuracy_at_t": accuracy, "test_images": len(y_test),
+              "params": sum(p.numel() for p in clf.parameters()), "steps": step, "batch_size": args.batch_size,
+              "processes": dist.world_size, "threads": args.threads, "precision": args.precision,
+              "train_seconds": round(elapsed, 3), "train_images_per_s": round(step * args.batch_size / elapsed, 1)}
+    save_json(result, run.dir / "accuracy.json")
+    if args.output is not None:
+        save_json(result, args.output)
     print("noisy test accuracy by t:", {k: round(v, 3) for k, v in accuracy.items()})
+    print(f"{result['params'] / 1e6:.2f}M parameters, {step} steps in {elapsed / 60:.1f} min of training "
+          f"({result['train_images_per_s']:.0f} images/s)")
 
 
 if __name__ == "__main__":

@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -188,9 +189,13 @@ def test_resume_equals_uninterrupted(tmp_path):
     assert r.returncode == 0, r.stderr
     r = run("train.py", *common, "--out", tmp_path / "split", "--stop-after", "8", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
+    first = json.loads((tmp_path / "split" / "summary.json").read_text())
     r = run("train.py", *common, "--out", tmp_path / "split", "--resume", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stdout
+    whole = json.loads((tmp_path / "split" / "summary.json").read_text())
+    assert (first["steps"], whole["steps"]) == (8, 20)
+    assert whole["train_seconds"] > first["train_seconds"] > 0  # the resumed run's time includes the first part's
     full, split = read_checkpoint(tmp_path / "full" / "checkpoint.pt"), read_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert full["step"] == split["step"] == 20
     for key in full["model"]:
@@ -206,9 +211,30 @@ def quick_runs(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("ddpm")
     r = run("train.py", "--quick", "--out", tmp_path / "run", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run("train_classifier.py", "--quick", "--T", "100", "--out", tmp_path / "clf", tmp_path=tmp_path)
+    r = run("train_classifier.py", "--quick", "--T", "100", "--out", tmp_path / "clf",
+            "--output", tmp_path / "clf_copy.json", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     return tmp_path
+
+
+@pytest.mark.slow
+def test_training_records_parameters_wall_time_and_throughput(quick_runs):
+    from shared.checkpoint import read_checkpoint
+
+    for folder, result, batch in (("run", "summary.json", 16), ("clf", "accuracy.json", 32)):
+        summary = json.loads((quick_runs / folder / result).read_text())
+        weights = read_checkpoint(quick_runs / folder / "checkpoint.pt")["model"]
+        assert summary["params"] == sum(v.numel() for v in weights.values())  # the models hold no buffers
+        assert summary["steps"] == read_checkpoint(quick_runs / folder / "checkpoint.pt")["step"]
+        assert summary["batch_size"] == batch and summary["train_seconds"] > 0
+        expected_rate = summary["steps"] * batch / summary["train_seconds"]
+        assert summary["train_images_per_s"] == pytest.approx(expected_rate, rel=0.02)
+    logged = [json.loads(line) for line in (quick_runs / "run" / "metrics.jsonl").read_text().splitlines()]
+    total = json.loads((quick_runs / "run" / "summary.json").read_text())["train_seconds"]
+    assert logged[-1]["elapsed_s"] <= total + 1e-3  # the last log row's time is part of the run's (rounded to ms)
+    accuracy = json.loads((quick_runs / "clf" / "accuracy.json").read_text())
+    assert set(accuracy["test_accuracy_at_t"]) == {"0", "25", "50", "75", "90", "99"}
+    assert json.loads((quick_runs / "clf_copy.json").read_text()) == accuracy  # --output: the same file
 
 
 @pytest.mark.slow
