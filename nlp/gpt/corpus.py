@@ -39,6 +39,12 @@ def split_corpus(texts, val_fraction: float, max_tweets: int = 0):
     return [texts[i] for i in order[n_val:]], [texts[i] for i in order[:n_val]]
 
 
+def pretraining_split(data_dir=None, val_fraction: float = 0.02, max_tweets: int = 0):
+    """(tweets the GPT trains on, held-out tweets), exactly as train.py builds them; evaluate.py rebuilds the
+    first list from a checkpoint's config to find test tweets that the GPT has already read."""
+    return split_corpus(corpus_texts(data_dir, CORPUS_TASKS), val_fraction, max_tweets)
+
+
 class PackedTweets:
     """One id stream plus the offset of every tweet's <s>; batches are windows starting at those offsets."""
 

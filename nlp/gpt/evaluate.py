@@ -8,8 +8,10 @@ C on val, report the official metric on test. The feature sets, all with the sam
   gpt     -- the trained GPT's pooled hidden states (embed.py)
   random  -- the same architecture and tokenizer with untrained weights: what training added
   tfidf   -- TF-IDF of word 1-2-grams + character 2-5-grams: the classic sparse baseline
-Embeddings are cached (keyed by the checkpoint's bytes, the embedding code, the options and texts), so
-re-running only refits probes.
+Every row is scored twice: on the full test set, and on the test set without the tweets that the GPT
+read in pre-training (TweetEval repeats some test tweets in its train/val splits; compared after collapsing
+whitespace). Embeddings are cached (keyed by the checkpoint's bytes, the embedding code, the options and
+texts), so re-running only refits probes.
 """
 import argparse
 import hashlib
@@ -20,8 +22,9 @@ import numpy as np
 import torch
 from scipy import sparse
 
-from embed import POOLINGS, WHITESPACE, embed_texts, load_gpt
-from shared.checkpoint import file_digest
+from corpus import pretraining_split
+from embed import POOLINGS, WHITESPACE, embed_texts, load_gpt, normalize_whitespace
+from shared.checkpoint import file_digest, read_checkpoint
 from shared.cli import PRECISIONS, ArgumentParser, main_guard, non_negative_int, positive_float, positive_int, seed_int
 from shared.data import STANCE_TARGETS, available_tweeteval_tasks, tweeteval
 from shared.paths import cache_dir
@@ -88,10 +91,20 @@ def fit_probe(x_train, y_train, x_val, y_val, score_fn, c_grid, class_weight):
     return best
 
 
-# With features standardized to unit variance, the best C falls as the dimension grows (each extra
-# dimension adds to the logit's variance), so the 6.6k-d `wide` vectors get a lower grid; in the README's
-# run no chosen C sits at its ends. TF-IDF always gets the default grid.
-C_GRIDS = {"default": [0.01, 0.1, 1.0, 10.0], "wide": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3]}
+# One grid for every row of a run, wide enough that no row's chosen C sits on its ends in the README's runs
+# (a choice on an end is a warning: the best C may lie outside). With features standardized to unit variance
+# the best C falls as the dimension grows (each extra dimension adds to the logit's variance), so the 6.6k-d
+# `wide` vectors get a lower grid; TF-IDF always gets the default grid.
+C_GRIDS = {"default": [1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3], "wide": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3]}
+
+
+def grid_edge(c, grid):
+    """'lowest' or 'highest' when the chosen C is an end of the grid (the search may have stopped too early), else None."""
+    if len(grid) > 1 and c == min(grid):
+        return "lowest"
+    if len(grid) > 1 and c == max(grid):
+        return "highest"
+    return None
 
 
 def standardize(train, *others):
@@ -143,6 +156,22 @@ def cached_embeddings(model, tok, texts, key: str, pooling: str, precision: str 
     return vectors
 
 
+# ----------------------------------------------------------------------------- test tweets seen in pre-training
+def pretraining_tweets(checkpoint) -> list:
+    """The tweets the checkpoint's GPT was trained on, rebuilt from its config the way train.py built them
+    (same data root, held-out share and cap; the held-out tweets are not among them)."""
+    config = read_checkpoint(checkpoint).get("config", {})
+    data_dir = config.get("data_dir")
+    return pretraining_split(Path(data_dir) if data_dir else None, config.get("val_fraction", 0.02),
+                             config.get("max_tweets", 0))[0]
+
+
+def unseen_mask(test_texts, seen_texts) -> np.ndarray:
+    """True for each test tweet that, whitespace collapsed, is not among seen_texts: the deduplicated test set."""
+    seen = {normalize_whitespace(t) for t in seen_texts}
+    return np.array([normalize_whitespace(t) not in seen for t in test_texts], dtype=bool)
+
+
 def expand_tasks(tasks, data_dir) -> list:
     """'stance' -> its targets (those on disk, else all five, which tweeteval() then downloads)."""
     out = []
@@ -191,6 +220,7 @@ def main(argv=None):
     grids = {f: args.c_grid or C_GRIDS["wide" if f != "tfidf" and args.pooling == "wide" else "default"] for f in args.features}
 
     digest = file_digest(args.checkpoint)
+    seen = pretraining_tweets(args.checkpoint)
     models = {}
     if "gpt" in args.features:
         models["gpt"] = (*load_gpt(args.checkpoint), f"{digest}|trained")
@@ -204,6 +234,7 @@ def main(argv=None):
         names = splits[0].names
         (tr_x, tr_y), (va_x, va_y), (te_x, te_y) = (subsample(s, n, args.seed) for s, n in zip(splits, caps))
         score = lambda y, pred: official_score(task, y, pred, names)  # noqa: E731
+        unseen = unseen_mask(te_x, seen)
         results[task] = {}
         for feat in args.features:
             if feat == "tfidf":
@@ -212,29 +243,43 @@ def main(argv=None):
                 model, tok, key = models[feat]
                 xs = standardize(*(cached_embeddings(model, tok, t, key, args.pooling, args.precision, args.whitespace) for t in (tr_x, va_x, te_x)))
             clf, val, c = fit_probe(xs[0], tr_y, xs[1], va_y, score, grids[feat], class_weight)
-            test = score(te_y, clf.predict(xs[2]))
-            results[task][feat] = {"test": 100 * test, "val": 100 * val, "C": c}
-            rows.append({"task": task, "features": feat, "test": round(100 * test, 2), "val": round(100 * val, 2), "C": c})
-            print(f"{task:>18} {feat:>6}: test {100 * test:5.1f}  val {100 * val:5.1f}  C={c:g}", flush=True)
-        results[task]["n"] = {"train": len(tr_x), "val": len(va_x), "test": len(te_x)}
+            pred = clf.predict(xs[2])
+            test, test_dedup = score(te_y, pred), score(te_y[unseen], pred[unseen])
+            edge = grid_edge(c, grids[feat])
+            results[task][feat] = {"test": 100 * test, "test_dedup": 100 * test_dedup, "val": 100 * val, "C": c, "C_edge": edge}
+            rows.append({"task": task, "features": feat, "test": round(100 * test, 2), "test_dedup": round(100 * test_dedup, 2),
+                         "val": round(100 * val, 2), "C": c, "C_edge": edge or ""})
+            print(f"{task:>18} {feat:>6}: test {100 * test:5.1f}  dedup {100 * test_dedup:5.1f}  val {100 * val:5.1f}  C={c:g}", flush=True)
+            if edge:
+                print(f"warning: {task} {feat} chose C={c:g}, the {edge} value of the grid {grids[feat]}; "
+                      "the best C may lie outside it: widen --c-grid", flush=True)
+        results[task]["n"] = {"train": len(tr_x), "val": len(va_x), "test": len(te_x), "test_dedup": int(unseen.sum())}
         results[task]["seconds"] = round(time.time() - t0, 1)
 
     # Stance is one task in the benchmark: the mean over its targets.
     targets = [t for t in results if t.startswith("stance/")]
     if targets:
-        results["stance"] = {f: {"test": float(np.mean([results[t][f]["test"] for t in targets]))} for f in args.features}
-    summary = {f: {t: results[t][f]["test"] for t in results if not t.startswith("stance/")} for f in args.features}
-    main_five = [t for t in MAIN_TASKS if t in results]
-    if len(main_five) == len(MAIN_TASKS):
+        results["stance"] = {f: {k: float(np.mean([results[t][f][k] for t in targets])) for k in ("test", "test_dedup")}
+                             for f in args.features}
+    summary, summary_dedup = ({f: {t: results[t][f][k] for t in results if not t.startswith("stance/")} for f in args.features}
+                              for k in ("test", "test_dedup"))
+    if all(t in results for t in MAIN_TASKS):
         for f in args.features:
-            summary[f]["average"] = float(np.mean([results[t][f]["test"] for t in MAIN_TASKS]))
+            for table, k in ((summary, "test"), (summary_dedup, "test_dedup")):
+                table[f]["average"] = float(np.mean([results[t][f][k] for t in MAIN_TASKS]))
         for name, scores in PUBLISHED.items():
             summary[name] = {**scores, "average": float(np.mean(list(scores.values())))}
+    on_edge = [f"{t}/{f}" for t in results for f in args.features if results[t].get(f, {}).get("C_edge")]
     args.out.mkdir(parents=True, exist_ok=True)
     save_json({"checkpoint_sha1": digest, "pooling": args.pooling, "whitespace": args.whitespace, "precision": args.precision, "c_grid": grids, "class_weight": args.class_weight,
-               "quick": args.quick, "per_task": results, "summary": summary}, args.out / "results.json")
+               "quick": args.quick, "C_on_grid_edge": on_edge, "per_task": results, "summary": summary,
+               "summary_dedup": summary_dedup}, args.out / "results.json")
     save_csv(rows, args.out / "results.csv")
-    table = markdown_table(summary)
+    removed = ", ".join(f"{t} {results[t]['n']['test'] - results[t]['n']['test_dedup']:,} of {results[t]['n']['test']:,}"
+                        for t in results if "n" in results[t])
+    table = (f"Full test sets:\n\n{markdown_table(summary)}\n\nDeduplicated test sets (test tweets that the GPT read in "
+             f"pre-training removed: {removed}):\n\n{markdown_table(summary_dedup)}\n\n"
+             f"Chosen C per task and feature set: results.json; on an end of the grid: {', '.join(on_edge) or 'none'}.")
     (args.out / "results.md").write_text(table + "\n")
     print(table)
 

@@ -14,7 +14,7 @@ from dataclasses import asdict
 import torch
 from tqdm import tqdm
 
-from corpus import CORPUS_TASKS, PackedTweets, corpus_texts, split_corpus
+from corpus import PackedTweets, pretraining_split
 from model import GPT, GPTConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared import distributed
@@ -110,7 +110,7 @@ def main(argv=None):
     run = Run(args.out, config=vars(args), write=dist.is_main)  # rank 0 refuses a busy folder, or a --resume with other flags, before writing
 
     # --- data: tokenizer trained on the training tweets only (the held-out ones stay unseen)
-    train_texts, val_texts = split_corpus(corpus_texts(args.data_dir, CORPUS_TASKS), args.val_fraction, args.max_tweets)
+    train_texts, val_texts = pretraining_split(args.data_dir, args.val_fraction, args.max_tweets)
     with dist.main_first():  # rank 0 trains and caches the tokenizer, the others read it
         tok = cached_tokenizer(train_texts, args.vocab_size)
     train = PackedTweets(tok.encode_batch(train_texts), args.block_size, tok.pad_id)

@@ -147,7 +147,8 @@ def test_metrics_match_scikit_learn():
 @pytest.fixture(scope="module")
 def quick_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("gpt")
-    run_script("train.py", "--quick", "--out", out / "run", cwd=out)
+    r = run_script("train.py", "--quick", "--out", out / "run", cwd=out)
+    (out / "train_stdout.txt").write_text(r.stdout)
     return out
 
 
@@ -236,17 +237,29 @@ def test_evaluate_reports_the_known_score_of_a_synthetic_task(tmp_path, monkeypa
     assert abs(expected["irony"] - f1_score(truth["irony"], shown["irony"], average="macro")) > 0.01  # the metric matters
     monkeypatch.setattr(evaluate_mod, "load_gpt", lambda *a, **k: (None, None))
     monkeypatch.setattr(evaluate_mod, "cached_embeddings", _word_vectors)
+    # Say the GPT read exactly irony's wrongly worded test tweets (with other spacing): the deduplicated
+    # irony test set then holds only tweets whose word is the label, and scores 100.
+    irony_test = (tmp_path / "tweeteval" / "irony" / "test_text.txt").read_text().splitlines()
+    flipped = [f"  {t.replace(' ', '   ')} " for t, w, y in zip(irony_test, shown["irony"], truth["irony"]) if w != y]
+    monkeypatch.setattr(evaluate_mod, "pretraining_tweets", lambda checkpoint: flipped)
     ckpt = tmp_path / "stand-in.pt"
     ckpt.write_bytes(b"not read: the vectors are stand-ins")
     out = tmp_path / "eval"
     evaluate_mod.main(["--checkpoint", str(ckpt), "--tasks", "irony", "sentiment", "hate", "emotion", "--features", "gpt",
                        "tfidf", "--data-dir", str(tmp_path), "--out", str(out), "--threads", "1"])
-    res = json.loads((out / "results.json").read_text())["per_task"]
+    results = json.loads((out / "results.json").read_text())
+    res = results["per_task"]
     for feat in ("gpt", "tfidf"):
         for task, score in expected.items():
             assert res[task][feat]["test"] == pytest.approx(100 * score, abs=1e-4), (task, feat)  # JSON keeps 6 decimals
             assert res[task][feat]["val"] == pytest.approx(100.0)  # val tweets are all clean
         assert res["emotion"][feat]["test"] < 25 + 12  # four classes: chance macro-F1 is about 25
+        assert res["irony"][feat]["test_dedup"] == pytest.approx(100.0) and res["irony"][feat]["test"] < 90
+    removed = sum(t in {" ".join(f.split()) for f in flipped} for t in irony_test)  # flipped ones and their twins
+    assert res["irony"]["n"]["test"] - res["irony"]["n"]["test_dedup"] == removed >= len(flipped) > 10
+    # Every C ties on these clean val sets, so the first (lowest) C is kept: a choice on the grid's end, flagged.
+    assert res["hate"]["gpt"]["C"] == min(evaluate_mod.C_GRIDS["default"]) and res["hate"]["gpt"]["C_edge"] == "lowest"
+    assert "hate/gpt" in results["C_on_grid_edge"]
 
 
 def test_probe_keeps_the_c_with_the_best_val_score():
@@ -264,6 +277,58 @@ def test_probe_keeps_the_c_with_the_best_val_score():
     assert max(by_c.values()) - min(by_c.values()) > 0.03 and c not in (grid[0], grid[-1])  # C matters here
     assert val == pytest.approx(max(by_c.values())) and by_c[c] == pytest.approx(val)
     assert score(y[200:], clf.predict(x[200:])) == pytest.approx(val)
+
+
+def test_a_c_on_the_end_of_the_grid_is_flagged(capsys):
+    from sklearn.metrics import f1_score
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((400, 20))
+    y = (x @ rng.standard_normal((20, 3)) + 2 * rng.standard_normal((400, 3))).argmax(1)
+    score = lambda t, p: f1_score(t, p, average="macro")  # noqa: E731
+    grid = [1e-4, 1e-3, 1e-2, 1e-1, 1.0, 10.0]
+    c = evaluate_mod.fit_probe(x[:200], y[:200], x[200:], y[200:], score, grid, "balanced")[2]
+    assert evaluate_mod.grid_edge(c, grid) is None  # an interior best (test_probe_keeps_the_c_with_the_best_val_score)
+    below = [g for g in grid if g <= c]  # the same search, with the grid cut off at the best C
+    assert evaluate_mod.fit_probe(x[:200], y[:200], x[200:], y[200:], score, below, "balanced")[2] == c
+    assert evaluate_mod.grid_edge(c, below) == "highest"
+    assert evaluate_mod.grid_edge(c, [g for g in grid if g >= c]) == "lowest"
+    assert evaluate_mod.grid_edge(1.0, [1.0]) is None  # a single C is a choice the user made, not a search
+
+
+def test_unseen_mask_drops_tweets_read_in_pretraining():
+    seen = ["I love  this", "@user hello\tworld ", "other"]
+    test = ["I love this", " @user hello world", "I love this!", "i love this", "fresh tweet"]
+    assert evaluate_mod.unseen_mask(test, seen).tolist() == [False, False, True, True, True]
+    assert evaluate_mod.unseen_mask(test, []).all()
+
+
+@pytest.mark.slow
+def test_dedup_rebuilds_the_corpus_the_checkpoint_was_trained_on(quick_run):
+    """The --quick run trained on 2,940 of 3,000 corpus tweets (60 held out): evaluate.py must rebuild those,
+    from the checkpoint's config, not the whole corpus or its held-out part."""
+    printed = (quick_run / "train_stdout.txt").read_text()
+    seen = evaluate_mod.pretraining_tweets(quick_run / "run" / "checkpoint.pt")
+    assert f"corpus: {len(seen):,} train tweets" in printed and len(seen) == 2940
+    train, held_out = corpus_mod.pretraining_split(None, 0.02, 3000)
+    assert seen == train and not evaluate_mod.unseen_mask(train, seen).any()
+    assert evaluate_mod.unseen_mask(held_out, seen).mean() > 0.9  # held-out tweets count as unseen (bar repeats)
+
+
+def test_dedup_counts_of_the_default_corpus(tmp_path):
+    """The numbers issue 18 measured independently: after collapsing whitespace, 234 of hate's test tweets, 53 of
+    emoji's and 5 of offensive's are among the 79,074 tweets of the default pre-training run."""
+    from shared.checkpoint import save_checkpoint
+    from shared.data import tweeteval
+
+    if not (Path(os.environ.get("PLAYGROUND_DATA", "data")) / "tweeteval" / "hate" / "test_text.txt").exists():
+        pytest.skip("needs the TweetEval data ($PLAYGROUND_DATA)")
+    ckpt = tmp_path / "checkpoint.pt"
+    save_checkpoint(ckpt, model=tiny(), config={"val_fraction": 0.02, "max_tweets": 0, "data_dir": None})
+    seen = evaluate_mod.pretraining_tweets(ckpt)
+    repeated = {t: int((~evaluate_mod.unseen_mask(tweeteval(t, "test").texts, seen)).sum())
+                for t in ("hate", "emoji", "offensive", "emotion", "irony")}
+    assert len(seen) == 79_074 and repeated == {"hate": 234, "emoji": 53, "offensive": 5, "emotion": 0, "irony": 0}
 
 
 def test_embedding_cache_key_covers_checkpoint_code_and_options(tmp_path, monkeypatch):
