@@ -49,9 +49,9 @@ class PackedTweets:
     """One id stream plus the offset of every tweet's <s>; batches are windows starting at those offsets."""
 
     def __init__(self, token_lists, block_size: int, pad_id: int):
-        self.block_size = block_size
-        lengths = torch.tensor([len(t) for t in token_lists])
-        self.starts = torch.cumsum(lengths, 0) - lengths
+        self.block_size, self.pad_id = block_size, pad_id
+        self.lengths = torch.tensor([len(t) for t in token_lists])
+        self.starts = torch.cumsum(self.lengths, 0) - self.lengths
         flat = [i for ids in token_lists for i in ids]
         # Pad the tail so a window that starts at the last tweet is still block_size + 1 long.
         self.stream = torch.tensor(flat + [pad_id] * (block_size + 1), dtype=torch.long)
@@ -65,6 +65,22 @@ class PackedTweets:
         offsets = self.starts[tweet_idx].unsqueeze(1) + torch.arange(self.block_size + 1)
         chunk = self.stream[offsets]
         return chunk[:, :-1], chunk[:, 1:]
+
+    def tweet_windows(self):
+        """Inputs and targets [n_windows, block_size] that score every token of every tweet exactly once (all but
+        its <s>), each tweet on its own: targets past the tweet's </s> are pad (the loss ignores them), and a tweet
+        longer than the context is cut into consecutive block_size-token windows. Rows are sorted by their number
+        of targets, longest first, so a batch of rows can be cut to its longest row (validation_loss does)."""
+        n_windows = (self.lengths - 2) // self.block_size + 1  # a tweet has length - 1 targets
+        tweet = torch.repeat_interleave(torch.arange(len(self)), n_windows)
+        first_window = torch.cumsum(n_windows, 0) - n_windows
+        begin = self.starts[tweet] + (torch.arange(len(tweet)) - first_window[tweet]) * self.block_size
+        offsets = begin.unsqueeze(1) + torch.arange(self.block_size + 1)
+        chunk = self.stream[offsets]
+        inside = offsets[:, 1:] < (self.starts + self.lengths)[tweet].unsqueeze(1)
+        x, y = chunk[:, :-1], torch.where(inside, chunk[:, 1:], self.pad_id)
+        order = torch.argsort(inside.sum(1), descending=True, stable=True)
+        return x[order], y[order]
 
     def batch(self, batch_size: int, generator: torch.Generator):
         return self.windows(torch.randint(len(self), (batch_size,), generator=generator))

@@ -58,7 +58,8 @@ def parse_args(argv=None):
     d.add_argument("--val-fraction", type=positive_float, default=0.02, help="share of corpus tweets held out for val loss")
     d.add_argument("--max-tweets", type=non_negative_int, default=0, help="use only this many corpus tweets (0 = all)")
     d.add_argument("--eval-interval", type=positive_int, default=100, help="steps between validation losses")
-    d.add_argument("--eval-batches", type=positive_int, default=20, help="micro-batches of held-out tweets per validation")
+    d.add_argument("--eval-batches", type=non_negative_int, default=0,
+                   help="micro-batches of held-out windows per validation (0 = all: every held-out tweet, once)")
     d.add_argument("--log-interval", type=positive_int, default=10, help="steps between train-loss log rows")
     d.add_argument("--ckpt-interval", type=positive_int, default=250, help="steps between checkpoints")
     d.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
@@ -87,16 +88,20 @@ def lr_lambda(args):
 
 @torch.no_grad()
 def validation_loss(model, val: PackedTweets, args, device, dist=None) -> float:
-    """Mean loss over the same fixed held-out windows every time (comparable across steps and runs).
+    """Mean next-token loss over every token of every held-out tweet, each scored once with the tweet read on its
+    own from its <s> (as embed.py reads a tweet); --eval-batches N > 0 keeps the first N micro-batches only.
     Under torchrun each rank takes every W-th micro-batch and the token-weighted sums are added up."""
     dist = dist or distributed.Distributed(device)
     model.eval()
-    n = min(len(val), args.eval_batches * args.batch_size)
+    inputs, targets = val.tweet_windows()
+    n = len(inputs) if not args.eval_batches else min(len(inputs), args.eval_batches * args.batch_size)
     losses, counts = [], []
     for i in range(dist.rank * args.batch_size, n, dist.world_size * args.batch_size):
-        x, y = val.windows(torch.arange(i, min(n, i + args.batch_size)))
+        x, y = inputs[i:i + args.batch_size], targets[i:i + args.batch_size]
+        width = int((y != val.pad_id).sum(1).max())  # targets are a prefix of each row: the rest is padding only
+        x, y = x[:, :width], y[:, :width]
         losses.append(model(x.to(device), y.to(device))[1].item())
-        counts.append((y != model.config.pad_id).sum().item())
+        counts.append((y != val.pad_id).sum().item())
     model.train()
     return dist.all_reduce_sum(sum(l * c for l, c in zip(losses, counts))) / dist.all_reduce_sum(sum(counts))
 

@@ -125,6 +125,38 @@ def test_packed_windows_start_at_tweets():
     assert y.tolist() == [[5, 6, 2, 1], [8, 9, 10, 2]]
 
 
+def test_tweet_windows_score_every_token_of_every_tweet_once():
+    tweets = [[1, 5, 6, 2], [1, 7, 2], [1, 8, 9, 10, 11, 12, 13, 2], [1, 2]]
+    x, y = corpus_mod.PackedTweets(tweets, block_size=3, pad_id=0).tweet_windows()
+    # (inputs, targets) per window, longest first; a tweet's targets stop at its </s>, the 8-token tweet takes 3 windows
+    assert list(zip(x.tolist(), y.tolist())) == [([1, 5, 6], [5, 6, 2]), ([1, 8, 9], [8, 9, 10]), ([10, 11, 12], [11, 12, 13]),
+                                                 ([1, 7, 2], [7, 2, 0]), ([13, 2, 1], [2, 0, 0]), ([1, 2, 0], [2, 0, 0])]
+
+
+def test_validation_loss_is_the_mean_over_all_held_out_tokens():
+    """train.validation_loss = the loss of every held-out token, each tweet read alone from its <s> (a tweet longer
+    than the context in context-sized pieces), whatever the batch size."""
+    from types import SimpleNamespace
+
+    train_mod = load_module(HERE / "train.py")
+    model = tiny(block_size=8).eval()
+    g = torch.Generator().manual_seed(0)
+    tweets = [[1, *torch.randint(3, 100, (n,), generator=g).tolist(), 2] for n in (0, 3, 6, 7, 12, 20, 2, 5)]
+    val = corpus_mod.PackedTweets(tweets, block_size=8, pad_id=0)
+    total, count = 0.0, 0
+    with torch.no_grad():
+        for t in tweets:
+            for k in range(0, len(t) - 1, 8):  # pieces of at most 8 targets
+                piece = torch.tensor([t[k:k + 9]])
+                logits = model(piece[:, :-1])[0]
+                total += torch.nn.functional.cross_entropy(logits[0], piece[0, 1:], reduction="sum").item()
+                count += piece.shape[1] - 1
+    assert count == sum(len(t) - 1 for t in tweets)
+    for batch_size in (1, 3, 16):
+        args = SimpleNamespace(batch_size=batch_size, eval_batches=0)
+        assert train_mod.validation_loss(model, val, args, "cpu") == pytest.approx(total / count, rel=1e-5)
+
+
 # ----------------------------------------------------------------------------- metrics
 def test_metrics_match_scikit_learn():
     from sklearn.metrics import f1_score, recall_score
