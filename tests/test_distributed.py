@@ -6,6 +6,7 @@ Why the comparison can be exact up to float summation order: every rank seeds it
 its own rows, and DDP averages the equal-sized shards' gradients into the global batch's gradient. Runs are
 fp32 (bf16 rounding would swamp the comparison) with dropout 0 (the defaults of both folders).
 """
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from shared.errors import PlaygroundError
 
 ROOT = Path(__file__).resolve().parents[1]
 DDPM, GPT = ROOT / "gan" / "ddpm" / "train.py", ROOT / "nlp" / "gpt" / "train.py"
+ZERO_INIT = ROOT / "playground" / "lottery-tickets" / "weight-initialization" / "train.py"
 ATOL = 1e-4  # observed: ~1e-5 after 4 steps, while 2 steps move weights by > 1e-3 (asserted below)
 
 
@@ -131,8 +133,34 @@ def test_gpt_two_ranks_with_half_the_batch_train_like_one_process(tmp_path):
                                                                     "tokenizer.json"]
 
 
+# ---------------------------------------------------------------------- ZerO init: a sweep of runs, sharded evaluation
+@pytest.mark.slow
+def test_zero_init_sweep_two_ranks_with_half_the_batch_train_like_one_process(tmp_path):
+    """Two runs (ZerO's Hadamard layer and Kaiming) of 16 steps of the MNIST MLP. Evaluation goes in chunks of 1000
+    test images dealt to the ranks in turn: 1500 images (1200 during training) split 1000 + 500 (200)."""
+    common = ["--quick", "--init", "zero,kaiming", "--seeds", "1", "--n-h", "64", "--test-subset", "1500",
+              "--eval-subset", "1200", "--precision", "fp32", "--threads", "1"]
+    launch(ZERO_INIT, *common, "--out", tmp_path / "one")
+    launch(ZERO_INIT, *common, "--out", tmp_path / "two", nproc=2)
+    one, two = tmp_path / "one" / "mlp-mnist", tmp_path / "two" / "mlp-mnist"
+    files = lambda sweep: sorted(str(p.relative_to(sweep)) for p in sweep.rglob("*") if p.is_file())  # noqa: E731
+    assert files(two) == files(one)  # rank 0 alone writes: no stray or duplicate files
+    for run in ("zero/seed0", "kaiming/seed0"):
+        assert max_diff(weights(one / run), weights(two / run)) < ATOL
+        rows = {sweep: [{k: v for k, v in r.items() if k != "time"} for r in read_metrics(sweep / run / "metrics.jsonl")]
+                for sweep in (one, two)}
+        assert [r["step"] for r in rows[two]] == [0, 4, 8, 12, 16, 16]  # one writer, each row once (16: final test)
+        for a, b in zip(rows[one], rows[two]):
+            assert a.keys() == b.keys() and b == pytest.approx(a, rel=1e-5)  # the global batch's loss, the whole test set
+    initial = read_checkpoint(one / "kaiming/seed0" / "checkpoint.pt")["extra"]["initial"]["hidden.2"]
+    assert (weights(one / "kaiming/seed0")["model.hidden.2.weight"] - initial).abs().max() > 10 * ATOL  # it trained
+    summary = {sweep: json.loads((sweep / "summary.json").read_text()) for sweep in (one, two)}
+    assert [r["test_acc"] for r in summary[two]["runs"]] == [r["test_acc"] for r in summary[one]["runs"]]
+
+
 # ---------------------------------------------------------------------- bad world setups
-@pytest.mark.parametrize("script, flags", [(DDPM, ["--quick", "--batch-size", "3"]), (GPT, ["--quick", "--batch-size", "1"])])
+@pytest.mark.parametrize("script, flags", [(DDPM, ["--quick", "--batch-size", "3"]), (GPT, ["--quick", "--batch-size", "1"]),
+                                           (ZERO_INIT, ["--quick", "--batch-size", "3"])])
 def test_a_world_larger_than_the_batch_is_a_one_line_error(script, flags, tmp_path):
     """What each worker of `torchrun --nproc_per_node=2` sees: it stops before joining the group, so none waits."""
     r = launch(script, *flags, "--out", tmp_path, env={"RANK": "0", "LOCAL_RANK": "0", "WORLD_SIZE": "2",

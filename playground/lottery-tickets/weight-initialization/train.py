@@ -4,6 +4,10 @@
     python playground/lottery-tickets/weight-initialization/train.py --model resnet --dataset cifar10  # CIFAR ResNet sweep
     python playground/lottery-tickets/weight-initialization/train.py --model plain --dataset mnist    # depth experiment
     python playground/lottery-tickets/weight-initialization/train.py --quick                          # smoke test, seconds
+    torchrun --standalone --nproc_per_node=2 playground/lottery-tickets/weight-initialization/train.py --model mlp
+
+Under torchrun every run of the sweep is data-parallel (shared/distributed.py): --batch-size stays the global
+batch, each rank trains on its 1/W of it and evaluates 1/W of the test images, and rank 0 alone writes.
 
 Each preset (--model) fills in the optimizer and budget used for the README's numbers; flags override it.
 Every run of the sweep uses the same optimizer, schedule, data order per seed and budget; only the
@@ -22,8 +26,9 @@ from tqdm import tqdm
 
 from init import INITS, initialize, stable_rank
 from models import build_model, tracked_weights
+from shared import distributed
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int, resolve_device
+from shared.cli import PRECISIONS, Run, autocast, experiment_parser, main_guard, positive_float, positive_int
 from shared.data import load_image_dataset
 from shared.errors import PlaygroundError
 from shared.plotting import save_json
@@ -158,18 +163,21 @@ def batch_indices(step, n, batch_size, seed):
 
 
 @torch.no_grad()
-def evaluate(model, data, device, precision, n=None, batch_size=1000):
+def evaluate(model, data, dist, precision, n=None, batch_size=1000):
+    """Test loss and accuracy (%) of the unwrapped model on the first n test images. Under DDP each rank takes
+    every W-th chunk of images and the sums are added over ranks: every rank returns the whole set's numbers."""
+    dist.broadcast_buffers(model)  # rank 0's BatchNorm statistics: those of the model it saves
     model.eval()
     loss, correct, n = 0.0, 0, min(n or len(data["y_test"]), len(data["y_test"]))
-    for i in range(0, n, batch_size):
-        x = to_input(data["x_test"][i:i + batch_size], data, device)
-        y = data["y_test"][i:i + batch_size].to(device)
-        with autocast(device, precision):
+    for i in range(dist.rank * batch_size, n, dist.world_size * batch_size):
+        x = to_input(data["x_test"][i:min(i + batch_size, n)], data, dist.device)
+        y = data["y_test"][i:min(i + batch_size, n)].to(dist.device)
+        with autocast(dist.device, precision):
             logits = model(x).float()
         loss += F.cross_entropy(logits, y, reduction="sum").item()
         correct += (logits.argmax(1) == y).sum().item()
     model.train()
-    return loss / n, 100.0 * correct / n
+    return dist.all_reduce_sum(loss) / n, 100.0 * dist.all_reduce_sum(correct) / n
 
 
 def lr_factor(step, total, args):
@@ -201,14 +209,15 @@ RESUME_KEYS = ("model", "dataset", "init_name", "seed", "n_h", "width", "blocks"
                "batch_size", "lr", "momentum", "weight_decay", "schedule", "train_subset")
 
 
-def train_run(args, init_name, seed, data, device):
+def train_run(args, init_name, seed, data, dist):
     run_dir = args.out / init_name / f"seed{seed}"
     config = {**{k: v for k, v in vars(args).items() if k not in ("inits", "init", "seeds")},
               "init_name": init_name, "seed": seed}
-    run = Run(run_dir, config=config)
+    run = Run(run_dir, config=config, write=dist.is_main)
     config = run.config
 
-    seed_everything(seed)
+    device = dist.device
+    seed_everything(seed)  # the same on every rank: identical initial weights
     model = build_model(args.model, n_h=args.n_h, width=args.width, depth=args.depth, blocks=args.blocks,
                         norm=args.norm, block=args.block, in_channels=data["x_train"].shape[1])
     initialize(model, init_name)
@@ -239,24 +248,27 @@ def train_run(args, init_name, seed, data, device):
         run.truncate_metrics(step)
     else:
         run.truncate_metrics(-1)  # a fresh run starts a fresh metrics file
-        test_loss, test_acc = evaluate(model, data, device, args.precision, args.eval_subset)
-        run.log(0, test_loss=test_loss, test_acc=test_acc, **ranks(model, initial))
+        test_loss, test_acc = evaluate(model, data, dist, args.precision, args.eval_subset)
+        run.log(0, test_loss=test_loss, test_acc=test_acc, **(ranks(model, initial) if dist.is_main else {}))
+    ddp_model = dist.wrap(model)  # trains; `model` (the same parameters, unwrapped) is evaluated and saved
 
     def checkpoint(finished, summary=None):
-        save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, step=step, config=config,
-                        extra={"finished": finished, "summary": summary or {}, "elapsed": elapsed,
-                               "init_hash": init_hash, "initial": initial})
+        if dist.is_main:
+            save_checkpoint(run.checkpoint_path, model=model, optimizer=optimizer, step=step, config=config,
+                            extra={"finished": finished, "summary": summary or {}, "elapsed": elapsed,
+                                   "init_hash": init_hash, "initial": initial})
 
     model.train()
     t0, running, count = time.time(), 0.0, 0
-    bar = tqdm(total=total, initial=step, desc=f"{init_name} seed {seed}", disable=None, dynamic_ncols=True, leave=False)
+    bar = tqdm(total=total, initial=step, desc=f"{init_name} seed {seed}", disable=None if dist.is_main else True,
+               dynamic_ncols=True, leave=False)
     while step < total:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step)
-        idx = batch_indices(step, n, args.batch_size, seed)
+        idx = dist.shard(batch_indices(step, n, args.batch_size, seed))  # this rank's rows of the global batch
         x, y = to_input(data["x_train"][idx], data, device), data["y_train"][idx].to(device)
         with autocast(device, args.precision):
-            loss = F.cross_entropy(model(x).float(), y)
+            loss = F.cross_entropy(ddp_model(x).float(), y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -265,13 +277,14 @@ def train_run(args, init_name, seed, data, device):
         running, count = running + loss.item(), count + 1
         row = {}
         if step % args.log_every == 0 or step == total:
+            running = dist.all_reduce_mean(running)  # the global batch's loss
             row.update(train_loss=running / count, lr=lr_at(step - 1))
             bar.set_postfix(loss=f"{running / count:.3f}")
             running, count = 0.0, 0
-        if step % args.rank_every == 0 or step == total:
+        if dist.is_main and (step % args.rank_every == 0 or step == total):  # the weights are alike on every rank
             row.update(ranks(model, initial))
         if step % eval_every == 0 and step < total:
-            row.update(zip(("test_loss", "test_acc"), evaluate(model, data, device, args.precision, args.eval_subset)))
+            row.update(zip(("test_loss", "test_acc"), evaluate(model, data, dist, args.precision, args.eval_subset)))
         if row:
             run.log(step, **row)
         if step % steps_per_epoch == 0 and step < total:
@@ -280,7 +293,7 @@ def train_run(args, init_name, seed, data, device):
             checkpoint(False)
     bar.close()
     elapsed += time.time() - t0
-    test_loss, test_acc = evaluate(model, data, device, args.precision)
+    test_loss, test_acc = evaluate(model, data, dist, args.precision)
     run.log(step, test_loss=test_loss, test_acc=test_acc)
     if not math.isfinite(test_loss):
         test_loss = None  # diverged: JSON has no NaN
@@ -293,10 +306,11 @@ def train_run(args, init_name, seed, data, device):
 def main(argv=None):
     args = get_args(argv)
     torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    dist = distributed.setup(args.device, batch_size=args.batch_size)  # --batch-size is the global batch
     # The sweep folder is a run folder too: locked while the sweep runs, and --resume must repeat the sweep's flags.
-    Run(args.out, config={k: v for k, v in vars(args).items() if k != "inits"})
-    data = load_data(args)
+    Run(args.out, config={k: v for k, v in vars(args).items() if k != "inits"}, write=dist.is_main)
+    with dist.main_first():  # rank 0 decodes the dataset into the cache, the others read it
+        data = load_data(args)
     seeds = [args.seed + i for i in range(args.seeds)]
     print(f"{args.model} on {args.dataset}: {len(data['y_train'])} train / {len(data['y_test'])} test images, "
           f"inits {', '.join(args.inits)}, seeds {seeds}, {args.epochs} epoch(s)")
@@ -304,7 +318,7 @@ def main(argv=None):
     runs = []
     for init_name in args.inits:
         for seed in seeds:
-            runs.append(train_run(args, init_name, seed, data, device))
+            runs.append(train_run(args, init_name, seed, data, dist))
             r = runs[-1]
             print(f"  {init_name:>10} seed {seed}: test acc {r['test_acc']:.2f}%  ({r['train_seconds']:.0f} s)")
     table = {}
@@ -316,9 +330,11 @@ def main(argv=None):
         print(f"{init_name:>10}: {table[init_name]['mean']:.2f} +- {table[init_name]['std']:.2f}  "
               f"(initial weights identical across seeds: {len(hashes) == 1})")
     wall = time.time() - t0
-    save_json({"config": {k: (str(v) if not isinstance(v, (int, float, str, list, type(None))) else v)
-                          for k, v in vars(args).items()},
-               "wall_seconds": round(wall, 1), "runs": runs, "table": table}, args.out / "summary.json")
+    if dist.is_main:
+        save_json({"config": {k: (str(v) if not isinstance(v, (int, float, str, list, type(None))) else v)
+                              for k, v in vars(args).items()},
+                   "wall_seconds": round(wall, 1), "runs": runs, "table": table}, args.out / "summary.json")
+    dist.close()
     print(f"sweep done in {wall / 60:.1f} min: {args.out / 'summary.json'}")
 
 
