@@ -144,12 +144,20 @@ class CaptionData:
         pick = torch.rand(len(labels), generator=g).tolist()
         return [templates[ti].format(names[c][int(u * len(names[c]))]) for c, ti, u in zip(labels.tolist(), t, pick)]
 
-    def _captions_pairs(self, a, b, g) -> list:
+    def _captions_pairs(self, a, b, g) -> tuple:
+        """(captions, hard negatives): each negative is its caption with the two digits swapped (same template,
+        same name form in each slot), so only the order tells them apart; for a double ("a 4 to the left of a 4") the right
+        digit is changed instead."""
         t = torch.randint(len(PAIR_TEMPLATES), (len(a),), generator=g).tolist()
         fa = torch.randint(2, (len(a),), generator=g).tolist()
         fb = torch.randint(2, (len(a),), generator=g).tolist()
-        return [pair_caption(PAIR_TEMPLATES[ti], DIGIT_NAMES[x][i], DIGIT_NAMES[y][j])
-                for x, y, ti, i, j in zip(a.tolist(), b.tolist(), t, fa, fb)]
+        captions, negatives = [], []
+        for x, y, ti, i, j in zip(a.tolist(), b.tolist(), t, fa, fb):
+            template = PAIR_TEMPLATES[ti]
+            captions.append(pair_caption(template, DIGIT_NAMES[x][i], DIGIT_NAMES[y][j]))
+            nx, ny = (y, x) if x != y else (x, (y + 1) % 10)
+            negatives.append(pair_caption(template, DIGIT_NAMES[nx][i], DIGIT_NAMES[ny][j]))
+        return captions, negatives
 
     # ----------------------------------------------------------------------- images
     def _place_single(self, x):
@@ -170,11 +178,12 @@ class CaptionData:
     def batch(self, step: int, batch_size: int, seed: int):
         """(uint8 images [B, C, H, W], captions [B], labels [B]) of training step `step`, the same for the same
         (seed, step). Labels (for the supervised reference): the class; 10 a + b for the pair (a, b); in mix,
-        100 + digit for single digits."""
+        100 + digit for single digits. The pairs' order-swapped hard negatives are left in self.last_negatives
+        (one per pair row)."""
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)
         n_pairs = 0 if not self.pairs else (batch_size if not self.singles else batch_size // 2)
         n_singles = batch_size - n_pairs
-        images, captions, labels = [], [], []
+        images, captions, labels, negatives = [], [], [], []
         if n_singles:
             idx = torch.randint(self.n_train, (n_singles,), generator=g)
             images.append(self._place_single(self.x_train[idx]))
@@ -183,8 +192,11 @@ class CaptionData:
         if n_pairs:
             canvas, a, b = self._draw_pairs(n_pairs, g)
             images.append(canvas)
-            captions += self._captions_pairs(a, b, g)
+            pair_captions, pair_negatives = self._captions_pairs(a, b, g)
+            captions += pair_captions
+            negatives += pair_negatives
             labels.append(10 * a + b)
+        self.last_negatives = negatives
         return torch.cat(images), captions, torch.cat(labels)
 
     # ----------------------------------------------------------------------- test sets

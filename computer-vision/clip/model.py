@@ -205,11 +205,19 @@ def eot_positions(tokens, eot_id: int):
     return is_eot.int().argmax(dim=1)
 
 
-def clip_loss(image_features, text_features, logit_scale):
-    """Symmetric InfoNCE: image i's caption is text i among the batch's texts, and text i's image is image i."""
+def clip_loss(image_features, text_features, logit_scale, negative_features=None):
+    """Symmetric InfoNCE: image i's caption is text i among the batch's texts, and text i's image is image i.
+
+    negative_features (NegCLIP, Yuksekgonul et al. 2023): extra captions that match no image in the batch, added
+    to every image's candidates (image -> text direction only). A caption with its two digits swapped is such a
+    hard negative: in-batch negatives rarely differ from the right caption by word order alone, so vanilla CLIP
+    can score well while reading captions as bags of words."""
     logits = logit_scale * image_features @ text_features.T
     targets = torch.arange(len(logits), device=logits.device)
-    return (F.cross_entropy(logits, targets) + F.cross_entropy(logits.T, targets)) / 2
+    texts_per_image = logits
+    if negative_features is not None:
+        texts_per_image = torch.cat([logits, logit_scale * image_features @ negative_features.T], dim=1)
+    return (F.cross_entropy(texts_per_image, targets) + F.cross_entropy(logits.T, targets)) / 2
 
 
 # ----------------------------------------------------------------------------- tokenizer

@@ -55,6 +55,15 @@ def test_perfectly_aligned_batch_costs_almost_nothing():
         assert model.clip_loss(basis.double(), basis.double(), scale).item() == pytest.approx(exact, rel=1e-9)
 
 
+def test_hard_negatives_enter_only_the_image_to_text_direction():
+    basis = torch.eye(16)[:10].double()
+    far = -basis  # negatives no image resembles: (almost) nothing changes
+    assert model.clip_loss(basis, basis, 100.0, far).item() < 1e-3
+    # a negative as similar as the true caption makes each image's choice a coin flip between the two:
+    # image -> text costs log 2, text -> image still ~0, so the mean is log(2) / 2
+    assert model.clip_loss(basis, basis, 100.0, basis.clone()).item() == pytest.approx(math.log(2) / 2, rel=1e-6)
+
+
 def test_temperature_starts_at_one_over_007_and_is_clamped_at_100():
     m = tiny_clip()
     assert m.logit_scale.exp().item() == pytest.approx(1 / 0.07, rel=1e-6)
@@ -199,6 +208,12 @@ def test_pair_canvas_puts_the_first_digit_left_and_its_caption_says_so(pair_data
         assert a in pair_data.y_train[left_matches].tolist() and b in pair_data.y_train[right_matches].tolist()
         assert any(caption == captions.pair_caption(t, fa, fb) for t in captions.PAIR_TEMPLATES
                    for fa in captions.DIGIT_NAMES[a] for fb in captions.DIGIT_NAMES[b])
+    for caption, negative, label in zip(caps, pair_data.last_negatives, labels.tolist()):
+        a, b = divmod(label, 10)
+        wrong = (b, a) if a != b else (a, (b + 1) % 10)
+        assert any(negative == captions.pair_caption(t, fa, fb) for t in captions.PAIR_TEMPLATES
+                   for fa in captions.DIGIT_NAMES[wrong[0]] for fb in captions.DIGIT_NAMES[wrong[1]])
+        assert negative != caption
     again = pair_data.batch(step=3, batch_size=64, seed=0)
     assert torch.equal(again[0], images) and again[1] == caps  # resume sees the same batch
     assert pair_data.batch(step=4, batch_size=64, seed=0)[1] != caps

@@ -14,7 +14,7 @@ TRAIN = Path(__file__).resolve().parents[1] / "train.py"
 helpers = load_module(ROOT / "tests" / "test_distributed.py")
 
 pytestmark = pytest.mark.skipif(not os.environ.get("PLAYGROUND_DATA"), reason="needs MNIST: set PLAYGROUND_DATA")
-FLAGS = ["--dataset", "mnist", "--quick", "--steps", "3", "--precision", "fp32", "--threads", "1", "--eval-every", "100",
+FLAGS = ["--dataset", "mnist", "--image-encoder", "vit", "--quick", "--steps", "3", "--precision", "fp32", "--threads", "1", "--eval-every", "100",
          "--checkpoint-every", "3", "--log-every", "1"]
 
 
