@@ -187,15 +187,15 @@ def test_resume_equals_uninterrupted(tmp_path):
     common = ["--quick", "--steps", "20", "--checkpoint-every", "5", "--sample-every", "100"]
     r = run("train.py", *common, "--out", tmp_path / "full", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
-    r = run("train.py", *common, "--out", tmp_path / "split", "--stop-after", "8", tmp_path=tmp_path)
+    r = run("train.py", *common, "--out", tmp_path / "split", "--stop-after", "15", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     first = json.loads((tmp_path / "split" / "summary.json").read_text())
     r = run("train.py", *common, "--out", tmp_path / "split", "--resume", tmp_path=tmp_path)
     assert r.returncode == 0, r.stderr
     assert "resumed from" in r.stdout
     whole = json.loads((tmp_path / "split" / "summary.json").read_text())
-    assert (first["steps"], whole["steps"]) == (8, 20)
-    assert whole["train_seconds"] > first["train_seconds"] > 0  # the resumed run's time includes the first part's
+    assert (first["steps"], whole["steps"]) == (15, 20)
+    assert whole["train_seconds"] > first["train_seconds"] > 0  # 20 steps, not the last 5 alone: it counts both parts
     full, split = read_checkpoint(tmp_path / "full" / "checkpoint.pt"), read_checkpoint(tmp_path / "split" / "checkpoint.pt")
     assert full["step"] == split["step"] == 20
     for key in full["model"]:
