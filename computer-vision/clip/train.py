@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
-from captions import DATASETS, CaptionData, random_crop_flip
+from captions import DATASETS, CaptionData, random_crop_flip, stream
 from evaluate import class_embeddings, encode_images
 from model import CaptionTokenizer, CLIPConfig, Preprocess, Supervised, build, clip_loss, config_dict
 from shared import distributed
@@ -37,8 +37,8 @@ from shared.seeding import seed_everything
 # *where* each digit is, which a global average pool throws away; 7x7 patches keep its cost down.
 DEFAULTS = {
     "mnist": dict(image_encoder="resnet", patch_size=7, vision_width=32, steps=1500, lr=2e-3),
-    "cifar10": dict(image_encoder="resnet", patch_size=4, vision_width=32, steps=6600, lr=2e-3),
-    "mnist-pairs": dict(image_encoder="vit", patch_size=7, vision_width=128, steps=2000, lr=1e-3, hard_negatives=True),
+    "cifar10": dict(image_encoder="resnet", patch_size=4, vision_width=32, steps=3000, lr=2e-3),
+    "mnist-pairs": dict(image_encoder="vit", patch_size=7, vision_width=128, steps=1500, lr=1e-3, hard_negatives=True),
     "mix": dict(image_encoder="vit", patch_size=7, vision_width=128, steps=2000, lr=1e-3),
 }
 
@@ -214,7 +214,7 @@ def main(argv=None):
     while step < stop_at:
         images, captions, labels = data.batch(step, args.batch_size, args.seed)
         negatives = dist.shard(data.last_negatives) if args.hard_negatives else None
-        g = torch.Generator().manual_seed(args.seed * 7_919 + step)  # augmentation draws of this step
+        g = stream("augment", args.seed, step)  # independent of the caption draws (see captions.stream)
         images = random_crop_flip(images, args.crop_pad, data.flip, g)
         images, captions, labels = dist.shard(images), dist.shard(captions), dist.shard(labels)
         x = preprocess.normalize(images.to(device))

@@ -219,6 +219,16 @@ def test_pair_canvas_puts_the_first_digit_left_and_its_caption_says_so(pair_data
     assert pair_data.batch(step=4, batch_size=64, seed=0)[1] != caps
 
 
+def test_caption_and_augmentation_draws_come_from_independent_streams():
+    """The bug this guards against: one seed for both made each crop offset a function of its caption's template."""
+    for seed, step in ((0, 0), (0, 5), (3, 5)):
+        captions_draws = torch.randint(2**30, (256,), generator=captions.stream("batch", seed, step))
+        augment_draws = torch.randint(2**30, (256,), generator=captions.stream("augment", seed, step))
+        assert (captions_draws == augment_draws).sum() == 0
+        again = torch.randint(2**30, (256,), generator=captions.stream("batch", seed, step))
+        assert torch.equal(captions_draws, again)  # still reproducible: resume sees the same draws
+
+
 def test_batched_augmentation_differs_per_image_keeps_shape_and_is_seeded():
     x = torch.arange(2 * 1 * 6 * 6, dtype=torch.float32).view(2, 1, 6, 6).repeat(16, 1, 1, 1)
     out = captions.random_crop_flip(x, 2, flip=True, g=torch.Generator().manual_seed(0))
