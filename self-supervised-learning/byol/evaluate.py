@@ -199,7 +199,10 @@ def main(argv=None):
     byol_encoder, random_encoder, config, step = encoders_from_checkpoint(args.checkpoint)
     (train_x, train_y), (test_x, test_y) = load_cifar(args.data_dir)
     if args.quick:
-        train_x, train_y, test_x, test_y = train_x[:2000], train_y[:2000], test_x[:1000], test_y[:1000]
+        # random subsets: the image folders are decoded class by class, so the first rows are all airplanes
+        keep_train, keep_test = (torch.randperm(n, generator=torch.Generator().manual_seed(0))[:k]
+                                 for n, k in ((len(train_x), 2000), (len(test_x), 1000)))
+        train_x, train_y, test_x, test_y = train_x[keep_train], train_y[keep_train], test_x[keep_test], test_y[keep_test]
     times, results = {}, {"checkpoint": str(args.checkpoint), "pretrain_steps": step, "pretrain_config": config,
                           "n_train": len(train_x), "n_test": len(test_x), "args": {k: str(v) for k, v in vars(args).items()}}
     ty, sy = train_y.to(device), test_y.to(device)
