@@ -57,6 +57,13 @@ def test_target_starts_as_a_copy_of_the_online_encoder_and_projector():
     torch.testing.assert_close(byol.target(x), byol.online(x)[0])
 
 
+@pytest.mark.parametrize("name, dim", [("convnet", 32), ("resnet18", 512)])
+def test_encoders_map_cifar_images_to_feature_vectors(name, dim):
+    encoder = model.build_encoder(name, 4)
+    assert encoder.dim == dim
+    assert encoder(torch.rand(2, 3, 32, 32)).shape == (2, dim)
+
+
 def test_tau_schedule_endpoints_and_midpoint():
     assert model.tau_schedule(0, 1000, 0.996) == pytest.approx(0.996, abs=1e-12)
     assert model.tau_schedule(1000, 1000, 0.996) == pytest.approx(1.0, abs=1e-12)
