@@ -10,7 +10,8 @@ Datasets:
 - cifar10:      32x32 colour photos, captions name the class (several synonyms each)
 - mnist-pairs:  28x56 canvases with two digits side by side, captions say both digits *and their order*
                 ("a 3 to the left of a 7", "a 7 to the right of a 3"); the pairs in HELDOUT_PAIRS (both
-                orders) never appear in training, so the text encoder must compose "3", "7" and "left of"
+                orders) never appear in training, so the text encoder must compose "3", "7" and "left of".
+                A quarter of the canvases hold one digit on one side ("a 3 on the left"), see SIDE_FRACTION
 - mix:          single digits (centred on the same 28x56 canvas) and pairs in one shared space
 
 Every random draw comes from a generator seeded by (seed, step), so a resumed run sees the same batches.
@@ -60,16 +61,30 @@ CIFAR_TEMPLATES_HELDOUT = (
 )
 
 # {a} is the left digit, {b} the right one; half the templates name the right digit first, so word order
-# alone does not give the answer.
+# alone does not give the answer. The last two name one digit and its side.
 PAIR_TEMPLATES = (
     "a {a} to the left of a {b}", "a {b} to the right of a {a}", "{a} then {b}", "{a} followed by {b}",
     "{a} on the left and {b} on the right", "{b} on the right and {a} on the left", "the digits {a} and {b}",
     "a {b} with a {a} before it", "two digits, {a} and {b}", "a {a} left of a {b}",
+    "a {a} on the left", "a {b} on the right",
 )
+# The templates that name both digits: order accuracy is measured on these ("3 left of 7" vs "7 left of 3").
+PAIR_TEMPLATES_BOTH = tuple(t for t in PAIR_TEMPLATES if "{a}" in t and "{b}" in t)
 PAIR_TEMPLATES_HELDOUT = (
     "first a {a}, then a {b}", "from left to right: {a}, {b}", "a {b} that has a {a} on its left",
 )
 PAIR_CANONICAL = PAIR_TEMPLATES[0]
+# A quarter of each mnist-pairs batch is one digit alone on the left or the right half ("a 3 on the left").
+# Why: with pairs only, training settles in a bag-of-words saddle. Telling "3 left of 7" from "7 left of 3" needs
+# an image encoder that sees order *and* a text encoder that reads it, and each gets a gradient towards order
+# only in proportion to how much the other already has; the digits' identities are learned first, order-blind,
+# and both stay there (we measured order accuracy 50.3%, image vs its half-swapped twin at cosine 0.9997,
+# "a 3 on the left" vs "a 3 on the right" at 0.9999). A lone digit's side is visible in raw pixels, so these
+# images start far apart, the words "left" and "right" get meaning, and order is no longer a saddle.
+SIDE_FRACTION = 0.25
+SIDE_TEMPLATES = (("a {} on the left", "a {} on the right"), ("a {} on the left side", "a {} on the right side"),
+                  ("{}, left half", "{}, right half"), ("on the left, a {}", "on the right, a {}"))
+
 # Unordered pairs never shown in training, in either order (10 of the 100 ordered pairs).
 HELDOUT_PAIRS = ((3, 7), (1, 8), (0, 5), (2, 9), (4, 6))
 
@@ -144,6 +159,8 @@ class CaptionData:
         if self.singles:
             templates, names = self._single_wording()
             corpus += [t.format(n) for t in templates for forms in names for n in forms]
+        if self.dataset == "mnist-pairs":
+            corpus += [t.format(n) for both in SIDE_TEMPLATES for t in both for forms in DIGIT_NAMES for n in forms]
         if self.pairs:
             corpus += [pair_caption(t, fa, fb) for t in PAIR_TEMPLATES for a, b in self._allowed_pairs.tolist()
                        for fa in DIGIT_NAMES[a] for fb in DIGIT_NAMES[b]]
@@ -157,8 +174,8 @@ class CaptionData:
 
     def _captions_pairs(self, a, b, g) -> tuple:
         """(captions, hard negatives): each negative is its caption with the two digits swapped (same template,
-        same name form in each slot), so only the order tells them apart; for a double ("a 4 to the left of a 4") the right
-        digit is changed instead."""
+        same name form in each slot), so only the order tells them apart; for a double ("a 4 to the left of a 4") a digit
+        the caption names is changed instead."""
         t = torch.randint(len(PAIR_TEMPLATES), (len(a),), generator=g).tolist()
         fa = torch.randint(2, (len(a),), generator=g).tolist()
         fb = torch.randint(2, (len(a),), generator=g).tolist()
@@ -166,8 +183,17 @@ class CaptionData:
         for x, y, ti, i, j in zip(a.tolist(), b.tolist(), t, fa, fb):
             template = PAIR_TEMPLATES[ti]
             captions.append(pair_caption(template, DIGIT_NAMES[x][i], DIGIT_NAMES[y][j]))
-            nx, ny = (y, x) if x != y else (x, (y + 1) % 10)
+            # a double has no swap: change a digit the template names ("a {a} on the left" names only the left one)
+            nx, ny = (y, x) if x != y else ((x, (y + 1) % 10) if "{b}" in template else ((x + 1) % 10, y))
             negatives.append(pair_caption(template, DIGIT_NAMES[nx][i], DIGIT_NAMES[ny][j]))
+        return captions, negatives
+
+    def _captions_side(self, digits, sides, g) -> tuple:
+        """(captions, hard negatives) of lone digits: "a 3 on the left", and the same words with the other side."""
+        t = torch.randint(len(SIDE_TEMPLATES), (len(digits),), generator=g).tolist()
+        form = torch.randint(2, (len(digits),), generator=g).tolist()
+        captions = [SIDE_TEMPLATES[ti][s].format(DIGIT_NAMES[d][f]) for d, s, ti, f in zip(digits.tolist(), sides.tolist(), t, form)]
+        negatives = [SIDE_TEMPLATES[ti][1 - s].format(DIGIT_NAMES[d][f]) for d, s, ti, f in zip(digits.tolist(), sides.tolist(), t, form)]
         return captions, negatives
 
     # ----------------------------------------------------------------------- images
@@ -176,6 +202,12 @@ class CaptionData:
         if not self.pairs:
             return x
         return torch.nn.functional.pad(x, (14, 14))
+
+    def _place_on_side(self, x, sides):
+        """Lone digits on the pair canvas: side 0 puts the digit in the left half, 1 in the right; black elsewhere."""
+        blank = torch.zeros_like(x)
+        left = torch.where(sides[:, None, None, None] == 0, x, blank)
+        return self._pair_canvas(left, torch.where(sides[:, None, None, None] == 1, x, blank))
 
     def _pair_canvas(self, left, right):
         return torch.cat([left, right], dim=-1)
@@ -189,12 +221,22 @@ class CaptionData:
     def batch(self, step: int, batch_size: int, seed: int):
         """(uint8 images [B, C, H, W], captions [B], labels [B]) of training step `step`, the same for the same
         (seed, step). Labels (for the supervised reference): the class; 10 a + b for the pair (a, b); in mix,
-        100 + digit for single digits. The pairs' order-swapped hard negatives are left in self.last_negatives
-        (one per pair row)."""
+        100 + digit for single digits; in mnist-pairs, 200 + 10 side + digit for lone digits (side 0 left, 1 right),
+        which come first. Hard negatives (the pair's digits swapped, the lone digit's other side) are left in
+        self.last_negatives, one per pair or lone-digit row, in row order."""
         g = stream("batch", seed, step)
-        n_pairs = 0 if not self.pairs else (batch_size if not self.singles else batch_size // 2)
-        n_singles = batch_size - n_pairs
+        n_side = int(batch_size * SIDE_FRACTION) if self.dataset == "mnist-pairs" else 0
+        n_pairs = 0 if not self.pairs else (batch_size - n_side if not self.singles else batch_size // 2)
+        n_singles = batch_size - n_pairs - n_side
         images, captions, labels, negatives = [], [], [], []
+        if n_side:
+            idx = torch.randint(self.n_train, (n_side,), generator=g)
+            sides = torch.randint(2, (n_side,), generator=g)
+            images.append(self._place_on_side(self.x_train[idx], sides))
+            side_captions, side_negatives = self._captions_side(self.y_train[idx], sides, g)
+            captions += side_captions
+            negatives += side_negatives
+            labels.append(200 + 10 * sides + self.y_train[idx])
         if n_singles:
             idx = torch.randint(self.n_train, (n_singles,), generator=g)
             images.append(self._place_single(self.x_train[idx]))

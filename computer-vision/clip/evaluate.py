@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from captions import (CIFAR_NAMES, CIFAR_NAMES_HELDOUT, CIFAR_TEMPLATES, CIFAR_TEMPLATES_HELDOUT, DIGIT_NAMES,
-                      DIGIT_TEMPLATES, DIGIT_TEMPLATES_HELDOUT, HELDOUT_PAIRS, PAIR_CANONICAL, PAIR_TEMPLATES,
+                      DIGIT_TEMPLATES, DIGIT_TEMPLATES_HELDOUT, HELDOUT_PAIRS, PAIR_CANONICAL, PAIR_TEMPLATES_BOTH,
                       PAIR_TEMPLATES_HELDOUT, CaptionData, is_heldout_pair, pair_caption)
 from model import CaptionTokenizer, Preprocess, Supervised, build, config_from_dict, load
 from shared.checkpoint import read_checkpoint
@@ -172,9 +172,9 @@ def evaluate_pairs(model, tokenizer, preprocess, data, device) -> dict:
 
     out["order_accuracy_heldout_pairs"] = {
         "canonical_template": order_accuracy([PAIR_CANONICAL], heldout),
-        "train_templates": order_accuracy(PAIR_TEMPLATES, heldout),
+        "train_templates": order_accuracy(PAIR_TEMPLATES_BOTH, heldout),
         "heldout_templates": order_accuracy(PAIR_TEMPLATES_HELDOUT, heldout)}
-    out["order_accuracy_seen_pairs"] = {"train_templates": order_accuracy(PAIR_TEMPLATES, ~heldout)}
+    out["order_accuracy_seen_pairs"] = {"train_templates": order_accuracy(PAIR_TEMPLATES_BOTH, ~heldout)}
     for name, heldout_t in (("train_templates", False), ("heldout_templates", True)):
         emb = class_embeddings(model, tokenizer, data.pair_prompts(heldout_templates=heldout_t), device)
         pred = (feats @ emb.T).argmax(1).cpu()

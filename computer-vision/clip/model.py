@@ -144,6 +144,10 @@ class TextTransformer(nn.Module):
     def __init__(self, cfg: CLIPConfig):
         super().__init__()
         self.token_embedding = nn.Embedding(cfg.vocab_size, cfg.text_width)
+        # CLIP's init: token embeddings at std 0.02, positions at 0.01. PyTorch's default (std 1) makes every token
+        # 50x louder than its position, the positions never catch up, and the encoder reads a caption as a bag
+        # of words: "a 3 left of a 7" and "a 7 left of a 3" came out identical (cosine 1.000) after training.
+        nn.init.normal_(self.token_embedding.weight, std=0.02)
         self.positions = nn.Parameter(torch.randn(cfg.context_length, cfg.text_width) * 0.01)
         self.blocks = nn.Sequential(*[Block(cfg.text_width, cfg.text_heads, causal=True) for _ in range(cfg.text_layers)])
         self.ln_final = nn.LayerNorm(cfg.text_width)

@@ -38,7 +38,7 @@ from shared.seeding import seed_everything
 DEFAULTS = {
     "mnist": dict(image_encoder="resnet", patch_size=7, vision_width=32, steps=1500, lr=2e-3),
     "cifar10": dict(image_encoder="resnet", patch_size=4, vision_width=32, steps=3000, lr=2e-3),
-    "mnist-pairs": dict(image_encoder="vit", patch_size=7, vision_width=128, steps=1500, lr=1e-3, hard_negatives=True),
+    "mnist-pairs": dict(image_encoder="vit", patch_size=7, vision_width=128, steps=3000, lr=1e-3, hard_negatives=True),
     "mix": dict(image_encoder="vit", patch_size=7, vision_width=128, steps=2000, lr=1e-3),
 }
 

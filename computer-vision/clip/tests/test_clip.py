@@ -199,6 +199,18 @@ def pair_data():
 def test_pair_canvas_puts_the_first_digit_left_and_its_caption_says_so(pair_data):
     images, caps, labels = pair_data.batch(step=3, batch_size=64, seed=0)
     assert images.shape == (64, 1, 28, 56) and images.dtype == torch.uint8
+    lone = labels >= 200
+    assert lone.sum() == int(64 * captions.SIDE_FRACTION) and lone[:lone.sum()].all()  # lone digits come first
+    for img, caption, negative, label in zip(images[lone], caps, pair_data.last_negatives, labels[lone].tolist()):
+        side, digit = divmod(label - 200, 10)
+        halves = (img[..., :28], img[..., 28:])
+        assert halves[side].sum() > 0 and halves[1 - side].sum() == 0  # the ink is on the side the caption names
+        assert digit in pair_data.y_train[(pair_data.x_train == halves[side]).flatten(1).all(1)].tolist()
+        words = {t[side].format(n) for t in captions.SIDE_TEMPLATES for n in captions.DIGIT_NAMES[digit]}
+        other_side = {t[1 - side].format(n) for t in captions.SIDE_TEMPLATES for n in captions.DIGIT_NAMES[digit]}
+        assert caption in words and negative in other_side
+    n_lone = int(lone.sum())
+    images, caps, labels, negatives = images[n_lone:], caps[n_lone:], labels[n_lone:], pair_data.last_negatives[n_lone:]
     for img, caption, label in zip(images, caps, labels.tolist()):
         a, b = divmod(label, 10)
         assert not captions.is_heldout_pair(a, b)
@@ -208,14 +220,14 @@ def test_pair_canvas_puts_the_first_digit_left_and_its_caption_says_so(pair_data
         assert a in pair_data.y_train[left_matches].tolist() and b in pair_data.y_train[right_matches].tolist()
         assert any(caption == captions.pair_caption(t, fa, fb) for t in captions.PAIR_TEMPLATES
                    for fa in captions.DIGIT_NAMES[a] for fb in captions.DIGIT_NAMES[b])
-    for caption, negative, label in zip(caps, pair_data.last_negatives, labels.tolist()):
+    for caption, negative, label in zip(caps, negatives, labels.tolist()):
         a, b = divmod(label, 10)
-        wrong = (b, a) if a != b else (a, (b + 1) % 10)
-        assert any(negative == captions.pair_caption(t, fa, fb) for t in captions.PAIR_TEMPLATES
+        wrongs = [(b, a)] if a != b else [(a, (b + 1) % 10), ((a + 1) % 10, b)]
+        assert any(negative == captions.pair_caption(t, fa, fb) for t in captions.PAIR_TEMPLATES for wrong in wrongs
                    for fa in captions.DIGIT_NAMES[wrong[0]] for fb in captions.DIGIT_NAMES[wrong[1]])
         assert negative != caption
     again = pair_data.batch(step=3, batch_size=64, seed=0)
-    assert torch.equal(again[0], images) and again[1] == caps  # resume sees the same batch
+    assert torch.equal(again[0][n_lone:], images) and again[1][n_lone:] == caps  # resume sees the same batch
     assert pair_data.batch(step=4, batch_size=64, seed=0)[1] != caps
 
 
