@@ -48,6 +48,8 @@ def training_figure(run: Path, out: Path):
     axes[0].plot([r["step"] for r in train], [r["loss"] for r in train])
     axes[0].set(xlabel="step", ylabel="loss (2 - 2cos, both views summed)", title="pre-training loss")
     axes[1].plot([r["step"] for r in knn], [100 * r["knn_accuracy"] for r in knn], "o-")
+    if knn and knn[0]["step"] == 0:
+        axes[1].axhline(100 * knn[0]["knn_accuracy"], color="C1", ls="--", label="random weights (step 0)")
     axes[1].axhline(10, color="gray", ls=":", label="chance")
     axes[1].set(xlabel="step", ylabel="k-NN accuracy (%)", title="k-NN monitor (k=200, 10k train / 2k test)")
     axes[1].legend()
