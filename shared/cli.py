@@ -126,6 +126,14 @@ def add_common_args(parser: argparse.ArgumentParser, experiment: str) -> argpars
     return parser
 
 
+def add_loop_args(group, precision_help: str = "autocast precision of the forward pass") -> None:
+    """--threads, --precision and --stop-after, which every training loop takes (added to `group`)."""
+    group.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
+    group.add_argument("--precision", choices=PRECISIONS, default="bf16", help=precision_help)
+    group.add_argument("--stop-after", type=positive_int, default=None,
+                       help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
+
+
 class ArgumentParser(argparse.ArgumentParser):
     """argparse.ArgumentParser with the repo's rules: no abbreviations (`--qui` is an error, not `--quick`)
     and a bad flag gets one line on stderr (exit code 2) instead of the usage block."""

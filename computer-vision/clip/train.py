@@ -25,7 +25,7 @@ from evaluate import class_embeddings, encode_images
 from model import CaptionTokenizer, CLIPConfig, Preprocess, Supervised, build, clip_loss, config_dict
 from shared import distributed
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float,
+from shared.cli import (Run, add_loop_args, autocast, experiment_parser, main_guard, non_negative_float,
                         non_negative_int, parse_args, positive_float, positive_int)
 from shared.errors import PlaygroundError
 from shared.seeding import seed_everything
@@ -77,11 +77,7 @@ def get_args(argv=None):
     g.add_argument("--log-every", type=positive_int, default=50)
     g.add_argument("--eval-every", type=positive_int, default=250, help="zero-shot monitor on 1,000 test images")
     g.add_argument("--checkpoint-every", type=positive_int, default=250)
-    g.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
-    g.add_argument("--precision", choices=PRECISIONS, default="bf16",
-                   help="autocast precision of the forward pass (bf16: about 2x faster on this CPU)")
-    g.add_argument("--stop-after", type=positive_int, default=None,
-                   help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
+    add_loop_args(g, "autocast precision of the forward pass (bf16: about 2x faster on this CPU)")
     quick = dict(steps=30, batch_size=32, vision_width=32, vision_layers=1, text_width=32, text_layers=1, embed_dim=32,
                  log_every=10, eval_every=15, checkpoint_every=15, warmup=5)
     args = parse_args(p, argv, quick=quick)

@@ -20,7 +20,7 @@ from diffusion import SCHEDULES, Diffusion, load_dataset
 from model import UNet, UNetConfig
 from shared.checkpoint import load_checkpoint, save_checkpoint
 from shared import distributed
-from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_int, parse_args,
+from shared.cli import (Run, add_loop_args, autocast, experiment_parser, main_guard, non_negative_int, parse_args,
                         positive_float, positive_int, probability)
 from shared.errors import PlaygroundError
 from shared.plotting import save_image_grid, save_json
@@ -74,11 +74,7 @@ def get_args(argv=None):
     g.add_argument("--sample-every", type=positive_int, default=1000, help="write a sample grid every N steps")
     g.add_argument("--checkpoint-every", type=positive_int, default=500)
     g.add_argument("--sample-steps", type=positive_int, default=50, help="DDIM steps for the training-time grids")
-    g.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
-    g.add_argument("--precision", choices=PRECISIONS, default="bf16",
-                   help="autocast precision of the UNet's forward pass (bf16: ~1.6x faster on this CPU)")
-    g.add_argument("--stop-after", type=positive_int, default=None,
-                   help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
+    add_loop_args(g, "autocast precision of the UNet's forward pass (bf16: ~1.6x faster on this CPU)")
     return parse_args(p, argv, quick=dict(steps=40, batch_size=16, base_channels=8, T=100, log_every=10,
                                           sample_every=20, checkpoint_every=20, sample_steps=5, warmup=5))
 

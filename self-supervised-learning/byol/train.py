@@ -22,7 +22,7 @@ from evaluate import encode, knn_accuracy, load_cifar
 from model import BYOL, ENCODERS, build_encoder, byol_loss, projection_std, tau_schedule
 from shared import distributed
 from shared.checkpoint import load_checkpoint, save_checkpoint
-from shared.cli import (PRECISIONS, Run, autocast, experiment_parser, main_guard, non_negative_float,
+from shared.cli import (Run, add_loop_args, autocast, experiment_parser, main_guard, non_negative_float,
                         non_negative_int, parse_args, positive_float, positive_int, probability)
 from shared.errors import PlaygroundError
 from shared.seeding import seed_everything
@@ -59,11 +59,7 @@ def get_args(argv=None):
     g.add_argument("--knn-train", type=positive_int, default=10_000, help="k-NN monitor: training images as the memory bank")
     g.add_argument("--knn-test", type=positive_int, default=2_000, help="k-NN monitor: test images scored")
     g.add_argument("--checkpoint-every", type=positive_int, default=500)
-    g.add_argument("--threads", type=positive_int, default=2, help="torch CPU threads")
-    g.add_argument("--precision", choices=PRECISIONS, default="bf16",
-                   help="autocast precision of the forward passes (bf16: about 2x faster on this CPU)")
-    g.add_argument("--stop-after", type=positive_int, default=None,
-                   help="stop (with a checkpoint) after this many steps of this invocation; --resume continues")
+    add_loop_args(g, "autocast precision of the forward passes (bf16: about 2x faster on this CPU)")
     quick = dict(steps=30, batch_size=64, width=8, hidden=128, proj_dim=64, log_every=5, knn_every=15,
                  knn_train=1000, knn_test=500, checkpoint_every=15, warmup=3)
     args = parse_args(p, argv, quick=quick)
