@@ -44,9 +44,9 @@ CIFAR_NAMES = (
     ("airplane", "plane", "aircraft"), ("car", "automobile", "sedan"), ("bird", "sparrow"), ("cat", "kitty"),
     ("deer", "fawn"), ("dog", "puppy"), ("frog", "toad"), ("horse", "pony"), ("ship", "boat"), ("truck", "lorry"),
 )
-# Never in a training caption. Some share sub-word tokens with a training name ("bullfrog", "steamship",
-# "pickup truck"), others have nothing to go on ("jet", "kitten", "stallion"): a text encoder trained only on
-# our captions cannot know a word it never saw, which is why CLIP needs 400M varied captions.
+# Never in a training caption. Some contain a training name ("bullfrog", "steamship", "pickup truck"), others
+# have nothing to go on ("jet", "stag", "stallion"): a text encoder trained only on our captions cannot know a
+# word it never saw, which is why CLIP needs 400M varied captions.
 CIFAR_NAMES_HELDOUT = ("jet", "motorcar", "songbird", "kitten", "stag", "doggy", "bullfrog", "stallion",
                        "steamship", "pickup truck")
 CIFAR_TEMPLATES = (
@@ -54,6 +54,12 @@ CIFAR_TEMPLATES = (
     "a low resolution photo of a {}", "a close-up photo of a {}", "a photo of a small {}", "a photo of a big {}",
     "a bright photo of a {}", "a dark photo of a {}", "a cropped photo of a {}", "a good photo of a {}",
     "a pixelated photo of a {}", "the {}", "a {}", "a blurry picture of a {}", "a photo of my {}",
+    # Words after the class name, as in some of CLIP's ImageNet prompts ("a {} in a video game"). Without these,
+    # every training caption ended with the class, and the text encoder (causal, read at <eot>) learned to read
+    # the last word: "there is a {} in this picture" scored 12.7% against 82.7% for "there is a {}" (measured
+    # before these six were added).
+    "a {} in the scene", "a photo of a {} in the scene", "a {} seen from the side", "a {} in the distance",
+    "a {}, photographed outdoors", "a low resolution {} in a photo",
 )
 CIFAR_TEMPLATES_HELDOUT = (
     "a jpeg photo of a {}", "a snapshot of a {}", "itap of a {}", "there is a {} in this picture",

@@ -234,6 +234,7 @@ class CaptionTokenizer:
         tok.encode_special_tokens = True  # a caption that says "<eot>" is text, not a marker
         self.tok, self.context_length = tok, context_length
         self.pad_id, self.sot_id, self.eot_id = (tok.token_to_id(s) for s in (PAD, SOT, EOT))
+        self._merge_ranks = self._vocab = None  # read from the tokenizer on the first BPE-dropout call
         if None in (self.pad_id, self.sot_id, self.eot_id):
             raise PlaygroundError("the tokenizer lacks <pad> <sot> <eot>; the checkpoint was not written by clip/train.py")
 
@@ -253,13 +254,18 @@ class CaptionTokenizer:
     def vocab_size(self) -> int:
         return self.tok.get_vocab_size()
 
-    def __call__(self, texts, pad_to_context: bool = False) -> torch.Tensor:
+    def __call__(self, texts, pad_to_context: bool = False, dropout: float = 0.0, rng=None) -> torch.Tensor:
         """Rows are padded to the longest caption (our captions are ~6-12 tokens: a 32-token row would triple
-        the text tower's work for nothing) or, with pad_to_context, to context_length as open_clip does."""
+        the text tower's work for nothing) or, with pad_to_context, to context_length as open_clip does.
+        dropout > 0 (training only) segments each word with BPE-dropout, drawing from rng (a random.Random)."""
         if isinstance(texts, str):
             texts = [texts]
-        rows = [[self.sot_id] + enc.ids[:self.context_length - 2] + [self.eot_id]
-                for enc in self.tok.encode_batch([t.lower() for t in texts])]
+        texts = [t.lower() for t in texts]
+        if dropout > 0:
+            encoded = [self.encode_with_dropout(t, dropout, rng) for t in texts]
+        else:
+            encoded = [enc.ids for enc in self.tok.encode_batch(texts)]
+        rows = [[self.sot_id] + ids[:self.context_length - 2] + [self.eot_id] for ids in encoded]
         width = self.context_length if pad_to_context else max(len(r) for r in rows)
         out = torch.full((len(texts), width), self.pad_id, dtype=torch.long)
         for i, ids in enumerate(rows):
@@ -267,6 +273,31 @@ class CaptionTokenizer:
         return out
 
     tokenize = __call__
+
+    def encode_with_dropout(self, text: str, p: float, rng) -> list:
+        """BPE-dropout (Provilkov et al. 2020): merge as BPE does, lowest-rank pair first, but at every step each
+        applicable merge is skipped with probability p; the word stops merging when all are skipped.
+        Why: our BPE is trained on the captions themselves, so every training word becomes one whole token and
+        the byte-level pieces that spell any *other* word ("snapshot" -> s n a p s ho t) never reach training;
+        their embeddings stay random and an unseen word in a prompt is noise the model never learned to ignore.
+        Segmenting training words at random trains those pieces and shows the model words spelt in pieces."""
+        if self._merge_ranks is None:
+            import json
+            model = json.loads(self.tok.to_str())["model"]
+            self._vocab = model["vocab"]
+            self._merge_ranks = {tuple(m.split(" ") if isinstance(m, str) else m): r for r, m in enumerate(model["merges"])}
+        ids = []
+        for word, _ in self.tok.pre_tokenizer.pre_tokenize_str(text):
+            symbols = list(word)
+            while len(symbols) > 1:
+                kept = [(self._merge_ranks[pair], i) for i, pair in enumerate(zip(symbols, symbols[1:]))
+                        if pair in self._merge_ranks and rng.random() >= p]
+                if not kept:
+                    break
+                _, i = min(kept)
+                symbols[i:i + 2] = [symbols[i] + symbols[i + 1]]
+            ids += [self._vocab[s] for s in symbols]
+        return ids
 
     def to_str(self) -> str:
         return self.tok.to_str()

@@ -3,6 +3,7 @@ command lines end to end on real MNIST."""
 import json
 import math
 import os
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -121,6 +122,26 @@ def test_tokenizer_pads_ends_with_eot_and_truncates_like_clip():
     assert (t[0, n + 1:] == tok.pad_id).all()
     assert t[1, -1] == tok.eot_id  # a caption that is too long is cut and still ends with <eot>
     assert tok.from_str(tok.to_str(), 8)(["the digit 7"]).tolist() == tok(["the digit 7"]).tolist()
+
+
+def test_bpe_dropout_keeps_the_text_varies_the_pieces_and_is_seeded():
+    corpus = [t.format(n) for t in captions.CIFAR_TEMPLATES for names in captions.CIFAR_NAMES for n in names]
+    tok = model.CaptionTokenizer.train(corpus, 400, 32)
+    every = corpus + [t.format(n) for t in captions.CIFAR_TEMPLATES_HELDOUT for n in captions.CIFAR_NAMES_HELDOUT]
+    # p -> 0 is ordinary BPE (the same merges in the same order as the tokenizers library), seen words or not
+    assert [tok.encode_with_dropout(t, 1e-12, random.Random(0)) for t in every] == [tok.tok.encode(t).ids for t in every]
+    texts = ["a blurry photo of a kitty", "a photo of the lorry"]
+    plain = [tok.tok.encode(t).ids for t in texts]
+    # p = 1 skips every merge: the word is spelt in single bytes
+    spelt = tok.encode_with_dropout("a kitty", 1.0, random.Random(0))
+    assert [tok.tok.id_to_token(i) for i in spelt] == ["Ġ", "a", "Ġ", "k", "i", "t", "t", "y"]
+    rng = random.Random(1)
+    draws = [tok.encode_with_dropout(texts[0], 0.1, rng) for _ in range(200)]
+    assert all(tok.tok.decode(d) == " " + texts[0] for d in draws)  # every segmentation spells the same text
+    longer = sum(len(d) > len(plain[0]) for d in draws)
+    assert 20 < longer < 200  # some words are split, most captions are not wholly split
+    a = tok(texts, dropout=0.1, rng=random.Random(7))
+    assert a.tolist() == tok(texts, dropout=0.1, rng=random.Random(7)).tolist()  # seeded: a resume sees the same
 
 
 # ----------------------------------------------------------------------------- zero-shot arithmetic
