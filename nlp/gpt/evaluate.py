@@ -15,6 +15,7 @@ texts), so re-running only refits probes.
 """
 import argparse
 import hashlib
+import math
 import time
 from pathlib import Path
 
@@ -91,20 +92,28 @@ def fit_probe(x_train, y_train, x_val, y_val, score_fn, c_grid, class_weight):
     return best
 
 
-# One grid for every row of a run, wide enough that no row of the default (mean-pooling) run chooses one of its
-# ends (a choice on an end is a warning: the best C may lie outside). With features standardized to unit variance
-# the best C falls as the dimension grows (each extra dimension adds to the logit's variance), so the 6.6k-d
-# `wide` vectors get a lower grid; TF-IDF always gets the default grid.
-C_GRIDS = {"default": [1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5], "wide": [3e-5, 1e-4, 3e-4, 1e-3, 3e-3]}
+# One grid for every row and every pooling, wide enough that no row's choice sits on one of its ends (a choice on
+# an end is a warning: the best C may lie outside). Standardized features want a smaller C as their dimension
+# grows (each extra dimension adds to the logit's variance: `wide`'s 6.6k-d vectors chose 1e-4 ... 1e-3), TF-IDF
+# and the 256-d mean vectors a larger one (up to 1e3). The grid ends with no penalty at all (C = inf), so only
+# its low end can cut a search short. Why not another decade: above about 1e4 the penalty is negligible and
+# lbfgs stops at max_iter, so `layers` picked 1e5 when the grid ended there, and 1e6 when it ended there, by
+# val-score noise.
+C_GRID = [1e-5, 1e-4, 1e-3, 1e-2, 0.1, 1.0, 10.0, 100.0, 1e3, 1e4, 1e5, math.inf]
 
 
 def grid_edge(c, grid):
     """'lowest' or 'highest' when the chosen C is an end of the grid (the search may have stopped too early), else None."""
     if len(grid) > 1 and c == min(grid):
         return "lowest"
-    if len(grid) > 1 and c == max(grid):
+    if len(grid) > 1 and c == max(grid) and math.isfinite(c):  # nothing lies beyond no penalty
         return "highest"
     return None
+
+
+def c_str(c):
+    """C for the result files: a number, or "inf" (no penalty), which strict JSON cannot hold as a number."""
+    return c if math.isfinite(c) else "inf"
 
 
 def standardize(train, *others):
@@ -203,8 +212,7 @@ def main(argv=None):
     p.add_argument("--precision", choices=PRECISIONS, default="bf16",
                    help="embedding matmul precision (bf16 is ~1.5x faster here; vectors differ from fp32 by ~0.1%%)")
     p.add_argument("--c-grid", type=positive_float, nargs="+", default=None,
-                   help=f"probe C values tried on val for every feature set (default {C_GRIDS['default']}; "
-                        f"{C_GRIDS['wide']} for the GPT with --pooling wide)")
+                   help=f"probe C values tried on val for every feature set (default {C_GRID})")
     p.add_argument("--class-weight", choices=("balanced", "none"), default="balanced",
                    help="balanced reweights classes inversely to frequency (the metrics are class-averaged)")
     p.add_argument("--max-train", type=non_negative_int, default=0, help="cap on probe training tweets per task (0 = all)")
@@ -217,7 +225,7 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     caps = (300, 200, 300) if args.quick else (args.max_train, 0, 0)
     class_weight = None if args.class_weight == "none" else "balanced"
-    grids = {f: args.c_grid or C_GRIDS["wide" if f != "tfidf" and args.pooling == "wide" else "default"] for f in args.features}
+    grids = {f: args.c_grid or C_GRID for f in args.features}
 
     digest = file_digest(args.checkpoint)
     seen = pretraining_tweets(args.checkpoint)
@@ -246,9 +254,9 @@ def main(argv=None):
             pred = clf.predict(xs[2])
             test, test_dedup = score(te_y, pred), score(te_y[unseen], pred[unseen])
             edge = grid_edge(c, grids[feat])
-            results[task][feat] = {"test": 100 * test, "test_dedup": 100 * test_dedup, "val": 100 * val, "C": c, "C_edge": edge}
+            results[task][feat] = {"test": 100 * test, "test_dedup": 100 * test_dedup, "val": 100 * val, "C": c_str(c), "C_edge": edge}
             rows.append({"task": task, "features": feat, "test": round(100 * test, 2), "test_dedup": round(100 * test_dedup, 2),
-                         "val": round(100 * val, 2), "C": c, "C_edge": edge or ""})
+                         "val": round(100 * val, 2), "C": c_str(c), "C_edge": edge or ""})
             print(f"{task:>18} {feat:>6}: test {100 * test:5.1f}  dedup {100 * test_dedup:5.1f}  val {100 * val:5.1f}  C={c:g}", flush=True)
             if edge:
                 print(f"warning: {task} {feat} chose C={c:g}, the {edge} value of the grid {grids[feat]}; "

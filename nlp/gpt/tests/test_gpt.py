@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import subprocess
 import sys
@@ -290,7 +291,7 @@ def test_evaluate_reports_the_known_score_of_a_synthetic_task(tmp_path, monkeypa
     removed = sum(t in {" ".join(f.split()) for f in flipped} for t in irony_test)  # flipped ones and their twins
     assert res["irony"]["n"]["test"] - res["irony"]["n"]["test_dedup"] == removed >= len(flipped) > 10
     # Every C ties on these clean val sets, so the first (lowest) C is kept: a choice on the grid's end, flagged.
-    assert res["hate"]["gpt"]["C"] == min(evaluate_mod.C_GRIDS["default"]) and res["hate"]["gpt"]["C_edge"] == "lowest"
+    assert res["hate"]["gpt"]["C"] == min(evaluate_mod.C_GRID) and res["hate"]["gpt"]["C_edge"] == "lowest"
     assert "hate/gpt" in results["C_on_grid_edge"]
 
 
@@ -326,6 +327,14 @@ def test_a_c_on_the_end_of_the_grid_is_flagged(capsys):
     assert evaluate_mod.grid_edge(c, below) == "highest"
     assert evaluate_mod.grid_edge(c, [g for g in grid if g >= c]) == "lowest"
     assert evaluate_mod.grid_edge(1.0, [1.0]) is None  # a single C is a choice the user made, not a search
+    # The default grid ends with no penalty: nothing lies beyond it, so choosing it is not a search cut short
+    assert evaluate_mod.C_GRID[-1] == math.inf and evaluate_mod.grid_edge(math.inf, evaluate_mod.C_GRID) is None
+    assert evaluate_mod.grid_edge(1e5, evaluate_mod.C_GRID[:-1]) == "highest"
+    unpenalized = evaluate_mod.fit_probe(x[:200], y[:200], x[200:], y[200:], score, [math.inf], "balanced")[0]
+    nearly = evaluate_mod.fit_probe(x[:200], y[:200], x[200:], y[200:], score, [1e8], "balanced")[0]
+    assert np.allclose(unpenalized.coef_, nearly.coef_, rtol=1e-3, atol=1e-4)
+    assert np.abs(unpenalized.coef_).sum() > np.abs(evaluate_mod.fit_probe(  # a penalty shrinks the weights
+        x[:200], y[:200], x[200:], y[200:], score, [1e-2], "balanced")[0].coef_).sum()
 
 
 def test_unseen_mask_drops_tweets_read_in_pretraining():
