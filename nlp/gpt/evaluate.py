@@ -111,6 +111,11 @@ def grid_edge(c, grid):
     return None
 
 
+def c_value(text: str) -> float:
+    """--c-grid entries: a positive number, or "inf" for the unpenalized probe that ends the default grid."""
+    return math.inf if text.strip().lower() == "inf" else positive_float(text)
+
+
 def c_str(c):
     """C for the result files: a number, or "inf" (no penalty), which strict JSON cannot hold as a number."""
     return c if math.isfinite(c) else "inf"
@@ -211,8 +216,8 @@ def main(argv=None):
                    help="keep: embed the raw text, which reproduces the irony artifact described in the README")
     p.add_argument("--precision", choices=PRECISIONS, default="bf16",
                    help="embedding matmul precision (bf16 is ~1.5x faster here; vectors differ from fp32 by ~0.1%%)")
-    p.add_argument("--c-grid", type=positive_float, nargs="+", default=None,
-                   help=f"probe C values tried on val for every feature set (default {C_GRID})")
+    p.add_argument("--c-grid", type=c_value, nargs="+", default=None,
+                   help=f"probe C values tried on val for every feature set, 'inf' = no penalty (default {C_GRID})")
     p.add_argument("--class-weight", choices=("balanced", "none"), default="balanced",
                    help="balanced reweights classes inversely to frequency (the metrics are class-averaged)")
     p.add_argument("--max-train", type=non_negative_int, default=0, help="cap on probe training tweets per task (0 = all)")

@@ -330,6 +330,7 @@ def test_a_c_on_the_end_of_the_grid_is_flagged(capsys):
     # The default grid ends with no penalty: nothing lies beyond it, so choosing it is not a search cut short
     assert evaluate_mod.C_GRID[-1] == math.inf and evaluate_mod.grid_edge(math.inf, evaluate_mod.C_GRID) is None
     assert evaluate_mod.grid_edge(1e5, evaluate_mod.C_GRID[:-1]) == "highest"
+    assert evaluate_mod.c_value("inf") == math.inf and evaluate_mod.c_value("0.01") == 0.01  # --c-grid can say it too
     unpenalized = evaluate_mod.fit_probe(x[:200], y[:200], x[200:], y[200:], score, [math.inf], "balanced")[0]
     nearly = evaluate_mod.fit_probe(x[:200], y[:200], x[200:], y[200:], score, [1e8], "balanced")[0]
     assert np.allclose(unpenalized.coef_, nearly.coef_, rtol=1e-3, atol=1e-4)
